@@ -1,0 +1,150 @@
+"""Real Airflow for the embedded default and the end-to-end tests.
+
+`airflow standalone` on SQLite with the LocalExecutor (scheduler, dag-processor, triggerer,
+api-server), started in its own process group so that stopping it stops everything it
+spawned. Users and passwords are fixed (Simple auth manager) so people and tests can log in
+and approve as distinct Airflow users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from include.itsm.devstack.services import REPO_ROOT, free_port
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin"
+JWT_SECRET = "itsm-devstack-jwt-secret-not-for-production-0123456789abcdef-xyz!"  # 64+ bytes
+
+
+@dataclass
+class LocalAirflow:
+    home: Path
+    port: int = 0
+    users: dict[str, tuple[str, str]] = field(default_factory=lambda: {ADMIN_USER: (ADMIN_PASSWORD, "admin")})
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).resolve()
+        self.port = self.port or free_port(8080)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment every Airflow process (and `airflow` CLI call) must share."""
+        passwords = self.home / "simple_auth_passwords.json"
+        venv_bin = str(Path(sys.executable).parent)
+        env = dict(os.environ)
+        env.update({
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "PYTHONPATH": str(REPO_ROOT),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{role}" for u, (_, role) in self.users.items()),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "simple_auth_passwords.json").write_text(
+            json.dumps({user: password for user, (password, _) in self.users.items()}))
+        env = self.env()
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.home)
+        log = open(self.home / "standalone.log", "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, cwd=self.home,
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited; see {self.home / 'standalone.log'}")
+            try:
+                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"airflow not healthy within {timeout_s:.0f}s; see {self.home / 'standalone.log'}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def client(self, user: str = ADMIN_USER) -> "AirflowClient":
+        return AirflowClient(self.url, user, self.users[user][0])
+
+
+class AirflowClient:
+    """A thin REST client with one user's token: what `itsm approve` and the tests use."""
+
+    def __init__(self, url: str, user: str, password: str):
+        self.url = url.rstrip("/")
+        response = requests.post(f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        response.raise_for_status()
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def get(self, path: str, **params) -> dict:
+        response = self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=30)
+            if response.status_code == 200:
+                return response.json()
+            time.sleep(1)
+        errors = self.get("/importErrors")
+        raise TimeoutError(f"DAG {dag_id} not parsed within {timeout_s:.0f}s; import errors: {errors}")
+
+    def trigger(self, dag_id: str, run_id: str, logical_date: str, conf: dict | None = None) -> dict:
+        response = self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", timeout=30, json={
+            "dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}})
+        response.raise_for_status()
+        return response.json()
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 300.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        state = "unknown"
+        while time.monotonic() < deadline:
+            state = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(1)
+        raise TimeoutError(f"{dag_id}/{run_id} still {state} after {timeout_s:.0f}s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
