@@ -1,0 +1,217 @@
+"""The thin WSGI front before moto: call log, the read APIs moto lacks, everything else forwarded."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
+
+from moto.backends import get_backend
+from moto.iam.models import get_account_id_from
+
+from include.itsm.devstack.aws import config_select
+from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, LookupError_, TrailEvent
+
+CONFIG_SELECT = "StarlingDoveService.SelectAggregateResourceConfig"
+CLOUDTRAIL_LOOKUP = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+CE_GET_COST = "AWSInsightsIndexService.GetCostAndUsage"
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+_CBOR_PATH = re.compile(r"^/service/[^/]+/operation/(\w+)$")
+_S3_SUBRESOURCES = ("versioning", "lifecycle", "tagging", "policy", "acl", "encryption", "location", "cors", "logging")
+
+
+class Caller:
+    """Who sent a request, derived from its SigV4 credential scope (header or presigned query)."""
+
+    def __init__(self, environ: dict) -> None:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        scope = environ.get("HTTP_AUTHORIZATION", "")
+        m = _CREDENTIAL.search(scope)
+        if m:
+            self.access_key, self.region, self.service = m.groups()
+        elif "X-Amz-Credential" in query:
+            parts = query["X-Amz-Credential"][0].split("/")
+            self.access_key, self.region, self.service = parts[0], parts[2], parts[3]
+        else:
+            self.access_key, self.region, self.service = None, "", "moto_api"
+        self.account_id = get_account_id_from(self.access_key) if self.access_key else ""
+
+
+def _operation(environ: dict, service: str, body: bytes) -> str:
+    """The API operation name as far as the wire tells it (json target, cbor path, query Action, S3 REST)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    path, method = environ.get("PATH_INFO", "/"), environ["REQUEST_METHOD"]
+    if m := _CBOR_PATH.match(path):
+        return m.group(1)
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if "Action" in query:
+        return query["Action"][0]
+    if body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(body.decode(errors="replace")).get("Action")
+        if action:
+            return action[0]
+    if service == "s3":
+        return _s3_operation(method, path, query)
+    return f"{method} {path}"
+
+
+def _s3_operation(method: str, path: str, query: dict) -> str:
+    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}[method]
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return "ListBuckets"
+    if len(parts) == 1:
+        for sub in _S3_SUBRESOURCES:
+            if sub in query:
+                return f"{verb}Bucket{sub.capitalize()}"
+        return {"GET": "ListObjectsV2" if "list-type" in query else "ListObjects", "PUT": "CreateBucket"}.get(
+            method, f"{verb}Bucket")
+    return f"{verb}Object"
+
+
+def _is_read(operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES)
+
+
+class AwsFront:
+    """WSGI app in front of moto's DomainDispatcherApplication on the same endpoint."""
+
+    def __init__(self, moto_app, *, ce_results: dict[str, dict] | None = None) -> None:
+        self.moto_app = moto_app
+        self.calls = CallLog()
+        self.events = EventStore()
+        self.ready = False
+        self.ce_results = ce_results or {}  # granularity -> result, handed to moto per request body
+
+    def __call__(self, environ: dict, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_devstack/"):
+            return self._admin(environ, start_response)
+        caller = Caller(environ)
+        body = b""
+        if caller.service not in ("s3", "moto_api"):  # S3 bodies may be streamed: leave them untouched
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+        operation = _operation(environ, caller.service, body)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        status_box: list[int] = []
+
+        def recording_start(status: str, headers, exc_info=None):
+            status_box.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        if target == CONFIG_SELECT:
+            result = self._config_select(caller, json.loads(body or b"{}"))
+        elif target == CLOUDTRAIL_LOOKUP:
+            result = self._lookup_events(caller, json.loads(body or b"{}"))
+        else:
+            if target == CE_GET_COST:
+                self._prime_cost_explorer(caller, body)
+            chunks = self.moto_app(environ, recording_start)
+            if caller.service != "moto_api" and not _is_read(operation):
+                chunks = list(chunks)
+                self._record_write(caller, operation, body, status_box[0], b"".join(chunks))
+            self._log(caller, operation, status_box[0] if status_box else 500)
+            return chunks
+        status, payload = result
+        self._log(caller, operation, status)
+        return _json(recording_start, status, payload)
+
+    def _log(self, caller: Caller, operation: str, status: int) -> None:
+        if caller.service == "moto_api":
+            return
+        self.calls.add(service=caller.service, operation=operation, account_id=caller.account_id,
+                       region=caller.region, status=status, access_key_id=caller.access_key)
+
+    def _admin(self, environ: dict, start_response) -> Iterable[bytes]:
+        path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
+        if path == "/_devstack/health":
+            return _json(start_response, 200 if self.ready else 503, {"ready": self.ready})
+        if path == "/_devstack/calls" and method == "GET":
+            return _json(start_response, 200, [c.model_dump(mode="json") for c in self.calls.all()])
+        if path == "/_devstack/calls" and method == "DELETE":
+            self.calls.clear()
+            return _json(start_response, 204, None)
+        return _json(start_response, 404, {"error": f"no admin endpoint {method} {path}"})
+
+    def _config_select(self, caller: Caller, request: dict) -> tuple[int, dict]:
+        config = get_backend("config")[caller.account_id][caller.region]
+        aggregator = config.config_aggregators.get(request.get("ConfigurationAggregatorName", ""))
+        if aggregator is None:
+            return 400, {"__type": "NoSuchConfigurationAggregatorException",
+                         "message": "The configuration aggregator does not exist"}
+        accounts, regions = self._aggregator_scope(caller.account_id, aggregator)
+        try:
+            rows = config_select.run_query(request["Expression"], accounts, regions)
+            return 200, config_select.page(request["Expression"], rows,
+                                           request.get("Limit") or request.get("MaxResults"), request.get("NextToken"))
+        except config_select.SelectError as exc:
+            return 400, {"__type": exc.code, "message": str(exc)}
+
+    @staticmethod
+    def _aggregator_scope(account_id: str, aggregator) -> tuple[list[str], set[str] | None]:
+        """An org aggregator sees the organisation's accounts (management included); else its listed ones."""
+        source = aggregator.organization_aggregation_source
+        if source:
+            orgs = get_backend("organizations")[account_id]["global"]
+            if orgs.org is None:
+                return [], set()
+            accounts = list(dict.fromkeys([orgs.org.master_account_id, *(a.id for a in orgs.accounts)]))
+            regions = None if source.all_aws_regions else set(source.aws_regions or [])
+            return accounts, regions
+        accounts, regions = [], set()
+        for src in aggregator.account_aggregation_sources or []:
+            accounts += src.account_ids
+            if src.all_aws_regions:
+                regions = None
+            elif regions is not None:
+                regions |= set(src.aws_regions or [])
+        return accounts, regions
+
+    def _lookup_events(self, caller: Caller, request: dict) -> tuple[int, dict]:
+        try:
+            return 200, self.events.lookup(caller.account_id, caller.region, request)
+        except LookupError_ as exc:
+            return 400, {"__type": exc.code, "message": str(exc)}
+
+    def _prime_cost_explorer(self, caller: Caller, body: bytes) -> None:
+        """Moto hands queued CE results out by arrival order; answer by granularity instead."""
+        result = self.ce_results.get(json.loads(body or b"{}").get("Granularity", "MONTHLY"))
+        backend = get_backend("ce")[caller.account_id]["global"]
+        if result is not None:
+            backend.cost_usage_results.setdefault(body.decode(), result)
+
+    def _record_write(self, caller: Caller, operation: str, body: bytes, status: int, response: bytes) -> None:
+        params = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()} if body else {}
+        if body and body.lstrip().startswith(b"{"):
+            params = json.loads(body)
+        resources = [("AWS::EC2::Instance", v) for k, v in params.items()
+                     if isinstance(v, str) and re.fullmatch(r"InstanceId(\.\d+)?", k)]
+        error_code = error_message = None
+        if status >= 400:
+            text = response.decode(errors="replace")
+            code = re.search(r"<Code>([^<]+)</Code>|\"__type\"\s*:\s*\"(?:[^#\"]*#)?([^\"]+)\"", text)
+            message = re.search(r"<Message>([^<]*)</Message>|\"[mM]essage\"\s*:\s*\"([^\"]*)\"", text)
+            error_code = (code.group(1) or code.group(2)) if code else str(status)
+            error_message = (message.group(1) or message.group(2)) if message else ""
+        self.events.add(TrailEvent(
+            account_id=caller.account_id, region=caller.region, event_name=operation,
+            event_source=f"{caller.service}.amazonaws.com", event_time=datetime.now(timezone.utc),
+            access_key_id=caller.access_key, resources=resources,
+            request_parameters={k: v for k, v in params.items() if k not in ("Action", "Version")},
+            error_code=error_code, error_message=error_message,
+        ))
+
+
+def _json(start_response, status: int, payload) -> list[bytes]:
+    reason = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
+    data = b"" if payload is None else json.dumps(payload).encode()
+    start_response(f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"),
+                                          ("Content-Length", str(len(data)))])
+    return [data]
