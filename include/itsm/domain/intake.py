@@ -1,0 +1,533 @@
+"""Step 1, intake: pull service type, environment, account ids and resource ids out of a ticket.
+
+Every value carries the span of text that supports it, so a reviewer can check it and the
+quality gate can say why something is missing. Ticket text is data, never instructions:
+prompt-injection lines and quoted e-mail history are masked out of the primary text (history
+is only a fallback), and every regular expression is linear so a pasted 10 MB log is cheap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from include.itsm.domain.adf import to_plain_text
+from include.itsm.domain.policy import Policy
+from include.itsm.domain.ticket import Ticket
+
+QUOTE_LIMIT = 120  # characters of supporting text kept per span
+
+
+class Span(BaseModel):
+    """Offsets into the normalised ticket text (summary, newline, description) and the quote."""
+
+    start: int
+    end: int
+    quote: str
+
+
+class Extracted(BaseModel):
+    value: str
+    kind: str  # account, instance, volume, arn, rds, s3-bucket, iam-role, ...
+    span: Span
+    quoted_history: bool = False  # found only in quoted e-mail history
+
+
+class Rejected(BaseModel):
+    """A candidate that looked like an id but was not taken, and why."""
+
+    value: str
+    reason: str
+    span: Span
+
+
+class GateItem(BaseModel):
+    item: str
+    ok: bool
+    detail: str
+
+
+class IntakeResult(BaseModel):
+    service: str | None = None
+    service_span: Span | None = None
+    environment: str | None = None
+    environment_span: Span | None = None
+    account_ids: list[Extracted] = []
+    resource_ids: list[Extracted] = []
+    rejected: list[Rejected] = []
+    gate: list[GateItem] = []
+
+    @property
+    def gate_passed(self) -> bool:
+        return all(item.ok for item in self.gate)
+
+    @property
+    def account_values(self) -> list[str]:
+        return [a.value for a in self.account_ids]
+
+    @property
+    def resource_values(self) -> list[str]:
+        return [r.value for r in self.resource_ids]
+
+
+# --------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True)
+class TicketText:
+    """The normalised text (summary, newline, description) and where its parts come from.
+
+    Text before `history_from` that is not in a `quoted` range is what the reporter wrote
+    now; quoted e-mail history is a fallback; `ignored` ranges (lines that try to instruct
+    the system) are read by nothing. Ranges, not copies, keep a 10 MB paste cheap.
+    """
+
+    text: str
+    summary_end: int
+    history_from: int
+    quoted: tuple[tuple[int, int], ...]
+    ignored: tuple[tuple[int, int], ...]
+
+    def region(self, pos: int) -> str | None:
+        """`primary`, `history` or None (ignored) for a position in `text`."""
+        if _in_ranges(self.ignored, pos):
+            return None
+        return "history" if pos >= self.history_from or _in_ranges(self.quoted, pos) else "primary"
+
+    def view(self, region: str, limit: int | None = None) -> str:
+        """`text` with everything outside `region` blanked (offsets unchanged), first `limit` chars."""
+        end = len(self.text) if limit is None else min(limit, len(self.text))
+        keep = [(0, self.history_from)] if region == "primary" else [(self.history_from, len(self.text)), *self.quoted]
+        drop = [*self.ignored, *(self.quoted if region == "primary" else ())]
+        pieces, cursor = [], 0
+        for start, stop in _spans_of(keep, drop, end):
+            pieces.append(" " * (start - cursor))
+            pieces.append(self.text[start:stop])
+            cursor = stop
+        pieces.append(" " * (end - cursor))
+        return "".join(pieces)
+
+
+def _in_ranges(ranges: tuple[tuple[int, int], ...], pos: int) -> bool:
+    index = bisect.bisect_right(ranges, (pos, sys.maxsize)) - 1
+    return index >= 0 and ranges[index][0] <= pos < ranges[index][1]
+
+
+def _spans_of(keep: list[tuple[int, int]], drop: list[tuple[int, int]], end: int) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans covered by `keep` minus `drop`, cut at `end`."""
+    events = sorted([(a, 0, 1) for a, _ in keep] + [(b, 0, -1) for _, b in keep]
+                    + [(a, 1, 1) for a, _ in drop] + [(b, 1, -1) for _, b in drop])
+    spans, depth, cursor = [], [0, 0], 0
+    for pos, kind, step in events:
+        pos = min(pos, end)
+        if depth[0] > 0 and depth[1] == 0 and pos > cursor:
+            spans.append((cursor, pos))
+        depth[kind] += step
+        cursor = pos
+    return spans
+
+
+_QUOTE_MARK = "-----Original Message-----"
+_HTML_HINT = re.compile(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
+_HTML_DROP = re.compile(r"<(script|style)\b[^>]{0,500}>.{0,100000}?</\1\s*>", re.I | re.S)
+_HTML_BLOCKQUOTE = re.compile(r"<blockquote\b[^>]{0,500}>", re.I)
+_HTML_BREAK = re.compile(r"<(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr)\b[^>]{0,500}>", re.I)
+_HTML_CELL = re.compile(r"</?t[dh]\b[^>]{0,500}>", re.I)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
+_WIKI_QUOTE = re.compile(r"\{quote\}|^bq\. ", re.M)
+_WIKI_MACRO = re.compile(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{0,300})?\}")
+_WIKI_LINK = re.compile(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
+_WIKI_HEADING = re.compile(r"^h[1-6]\. ", re.M)
+_WIKI_MONO = re.compile(r"\{\{|\}\}")
+_HISTORY_START = re.compile(
+    r"^\s*(?:-{2,}\s*Original Message\s*-{2,}"
+    r"|On\b.{1,300}\bwrote:\s*$"
+    r"|From:\s.{1,300}$\n^\s*(?:Sent|Date):"
+    r"|_{20,}\s*$)",
+    re.I | re.M,
+)
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.M)
+# Lines that address the system instead of describing a problem. Each pattern starts with a
+# look-ahead on its possible first letters: the engine then skips most positions at C speed.
+_INJECTION = re.compile(
+    r"(?=[idfoyscmlp])(?:\b(?:ignore|disregard|forget|override)\b.{0,60}?\b(?:previous|prior|above|earlier|all|any|your)\b"
+    r".{0,40}?\b(?:instructions?|prompts?|rules?|guidelines?)\b"
+    r"|\byou are now\b|\bsystem prompt\b"
+    r"|\b(?:set|mark|classify|change|label|make)\b.{0,40}?\b(?:priority|ticket|this|rca|severity|labels?)\b.{0,30}?"
+    r"\b(?:to|as)\b\s*[`'\"]?(?:p[0-4]|incident|problem|change|service|human|code|config|infra|3rd|standard|emergency))",
+    re.I,
+)
+_ROLE_PLAY = re.compile(r"^[ \t]*(?:system|assistant)[ \t]*:", re.I | re.M)
+
+
+def _line_around(text: str, start: int, end: int) -> tuple[int, int]:
+    line_end = text.find("\n", end)
+    return text.rfind("\n", 0, start) + 1, len(text) if line_end < 0 else line_end
+
+
+def _adf_or_text(ticket: Ticket) -> str:
+    if ticket.description.strip() or not ticket.description_adf:
+        return ticket.description
+    return to_plain_text(ticket.description_adf)
+
+
+def _normalise(raw: str) -> str:
+    """Plain text from wiki markup or HTML; quoted blocks become an e-mail history marker."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    if _HTML_HINT.search(text):
+        text = _HTML_DROP.sub(" ", text)
+        text = _HTML_BLOCKQUOTE.sub(f"\n{_QUOTE_MARK}\n", text)
+        text = _HTML_BREAK.sub("\n", text)
+        text = _HTML_CELL.sub(" | ", text)
+        text = _HTML_TAG.sub(" ", text)
+        text = html.unescape(text)
+    text = _WIKI_QUOTE.sub(f"\n{_QUOTE_MARK}\n", text)
+    text = _WIKI_MACRO.sub(" ", text)
+    text = _WIKI_LINK.sub(r"\1 \2", text)
+    text = _WIKI_HEADING.sub("", text)
+    return _WIKI_MONO.sub(" ", text).replace("\u00a0", " ")
+
+
+def ticket_text(ticket: Ticket) -> TicketText:
+    """Normalise the ticket and find its quoted history and injection lines."""
+    summary = _normalise(ticket.summary).replace("\n", " ")
+    text = f"{summary}\n{_normalise(_adf_or_text(ticket))}"
+    body = len(summary) + 1
+    first = _HISTORY_START.search(text, body)
+    history_from = first.start() if first else len(text)
+    quoted = tuple(m.span() for m in _QUOTED_LINE.finditer(text, body, history_from))
+    ignored = tuple(sorted({_line_around(text, *m.span()) for p in (_INJECTION, _ROLE_PLAY) for m in p.finditer(text)}))
+    return TicketText(text=text, summary_end=len(summary), history_from=history_from, quoted=quoted, ignored=ignored)
+
+
+def span(text: str, start: int, end: int) -> Span:
+    return Span(start=start, end=end, quote=text[start:end][:QUOTE_LIMIT])
+
+
+# --------------------------------------------------------------------------- accounts
+
+_ACCOUNT = re.compile(
+    r"(?=\d)(?<![\w+.,])(?<!\d[ -])"
+    r"(?:\d{12}|\d{4}-\d{4}-\d{4}|\d{4} \d{4} \d{4}|\d{3} \d{3} \d{3} \d{3}|\d{3}-\d{3}-\d{3}-\d{3})"
+    r"(?![\w]|[.,]\d|[ -]\d)"
+)
+_DECOY_WORDS = (
+    r"order|orders|po|p\.o\.|purchase|case|invoice|inv|ticket|ref|reference|phone|tel|telephone|mobile|"
+    r"cell|call|fax|tracking|serial|confirmation|booking|receipt|transaction|txn|abn|gst|iban|bsb|"
+    r"card|contract|quote|sku|barcode|ird|isbn|msisdn|whatsapp|sms|ph|mob|job|build|request id|"
+    r"incident|sr|change|cr|record|batch|shipment|consignment|parcel|customer number|member"
+)
+_ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
+_CONTEXT_WORD = re.compile(rf"(?<![a-z])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z])", re.I)
+_PHONE_PREFIX = re.compile(r"(?:\+\d{1,3}|\(\d{1,4}\))[ -]?$")
+_STRUCTURAL_BEFORE = re.compile(r"arn:aws[\w-]*:[\w-]*:[\w-]*:$|/$", re.I)
+_SIGNIN_AFTER = re.compile(r"\.signin\.aws|\.awsapps\.com|:(?:role|user|root|policy|instance|db|assumed-role)", re.I)
+_TIMESTAMP = re.compile(r"^(?:19[89]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d$")
+
+
+def _account_decoy_reason(text: str, start: int, end: int, digits: str) -> str | None:
+    """Why a 12-digit number is not an account id, judged from its context alone."""
+    line_start = text.rfind("\n", max(0, start - 60), start) + 1
+    before = text[max(line_start, start - 48) : start]
+    structural = bool(_STRUCTURAL_BEFORE.search(before) or _SIGNIN_AFTER.match(text, end))
+    if structural:
+        return None
+    if _PHONE_PREFIX.search(before):
+        return "phone number (country or area code)"
+    nearest_account, nearest_decoy = -1, -1
+    for word in _CONTEXT_WORD.finditer(before):
+        if word.group(1):
+            nearest_account = word.start()
+        else:
+            nearest_decoy = word.start()
+    if nearest_decoy > nearest_account:
+        return f"decoy context ({before[nearest_decoy:].split()[0].strip(':#').lower()} number)"
+    if nearest_account < 0 and _TIMESTAMP.match(digits):
+        return "timestamp (YYYYMMDDhhmm)"
+    return None
+
+
+NOT_ORG = "not an account of the organisation"
+MAX_REJECTED = 50  # rejected candidates reported per ticket (a log can hold thousands)
+
+
+class _Found:
+    """Ids found in one scan of the whole text, split by the region they came from."""
+
+    def __init__(self, view: TicketText) -> None:
+        self.view = view
+        self.taken: dict[str, dict[str, Extracted]] = {"primary": {}, "history": {}}
+        self.rejected: list[Rejected] = []
+
+    def take(self, value: str, kind: str, start: int, end: int) -> None:
+        region = self.view.region(start)
+        if region and value not in self.taken[region]:
+            where = span(self.view.text, start, end)
+            self.taken[region][value] = Extracted(value=value, kind=kind, span=where, quoted_history=region == "history")
+
+    def reject(self, value: str, reason: str, start: int, end: int) -> None:
+        if len(self.rejected) < MAX_REJECTED and self.view.region(start) == "primary":
+            self.rejected.append(Rejected(value=value, reason=reason, span=span(self.view.text, start, end)))
+
+    def best(self) -> list[Extracted]:
+        """Primary-text ids; quoted history only when the reporter's own text has none."""
+        chosen = self.taken["primary"] or self.taken["history"]
+        return sorted(chosen.values(), key=lambda e: e.span.start)
+
+
+def _accounts(view: TicketText, org: frozenset[str]) -> _Found:
+    found = _Found(view)
+    for match in _ACCOUNT.finditer(view.text):
+        digits = match.group().replace("-", "").replace(" ", "")
+        if digits in found.taken["primary"]:
+            continue  # already taken from the reporter's own text: nothing to add
+        reason = _account_decoy_reason(view.text, match.start(), match.end(), digits)
+        if org:
+            reason = None if digits in org else (reason or NOT_ORG)
+        if reason:
+            found.reject(digits, reason, match.start(), match.end())
+        else:
+            found.take(digits, "account", match.start(), match.end())
+    return found
+
+
+# --------------------------------------------------------------------------- resources
+
+_EC2_KINDS = {
+    "i": "instance", "vol": "volume", "snap": "snapshot", "vpc": "vpc", "subnet": "subnet",
+    "sg": "security-group", "eni": "network-interface", "ami": "image", "acl": "network-acl",
+    "tgw": "transit-gateway", "tgw-attach": "transit-gateway-attachment", "rtb": "route-table",
+    "igw": "internet-gateway", "nat": "nat-gateway", "vpce": "vpc-endpoint", "pcx": "peering",
+    "eipalloc": "elastic-ip", "lt": "launch-template",
+}  # fmt: skip
+_EC2_ID = re.compile(
+    r"(?=[aeilnprstv])(?<![\w-])(" + "|".join(sorted(_EC2_KINDS, key=len, reverse=True)) + r")-([0-9a-f]{1,40})(?![\w-])", re.I
+)
+_ARN = re.compile(r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I)
+_ARN_TRAIL = ".,;:)]}*"
+# Endpoint hostnames: find the cheap suffix first, then read the name just before it.
+_RDS_ANCHOR = re.compile(r"\.rds\.amazonaws\.com", re.I)
+_RDS_BEFORE = re.compile(
+    r"(?<![a-z0-9-])([a-z][a-z0-9-]{0,62})\.(?:cluster-(?:ro-)?)?[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+){1,2}-\d$", re.I
+)
+_S3_HOST_ANCHOR = re.compile(r"\.s3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com", re.I)
+_S3_BUCKET_BEFORE = re.compile(r"(?<![a-z0-9.-])([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$", re.I)
+_S3_URL = re.compile(
+    r"(?=[s/])(?:\bs3://|\bs3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com/|/s3/buckets/)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])", re.I
+)
+_NAME_AFTER = r"\s{0,3}(?:name|identifier|id)?\s{0,3}(?:named|called)?\s{0,3}[:=]?\s{0,3}([`'\"*]?)"
+_RDS_NAMED = re.compile(
+    r"(?=[rad])\b(?:rds|aurora|db|database)(?:\s{1,3}(?:instance|cluster))?" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b", re.I
+)
+_BUCKET_NAMED = re.compile(r"(?=[b])\bbucket" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
+_ROLE_NAMED = re.compile(r"(?=[r])\brole" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
+# Parts that make a hyphenated word look like a resource name rather than English prose.
+_NAME_PARTS = frozenset(
+    "db rds sql pg mysql aurora postgres prod prd dev stg staging uat sit dr qa test primary replica "
+    "cluster core api data app apps web svc service payments orders logs backup backups archive bucket "
+    "assets static media reports role admin readonly deploy ci cd terraform lambda ecs eks ops sre".split()
+)
+
+
+def _looks_like_name(name: str, quoted: bool) -> bool:
+    """A resource name next to a noun like `bucket` or `role`, not an English word after it."""
+    if quoted or re.search(r"\d", name):
+        return True
+    parts = re.split(r"[-_.]", name.lower())
+    if len(parts) > 1:
+        return any(p in _NAME_PARTS for p in parts)
+    return bool(re.search(r"[a-z][A-Z]", name))  # CamelCase role names
+
+
+def _resources(view: TicketText) -> _Found:
+    found = _Found(view)
+    text = view.text
+    arns: list[tuple[int, int]] = []
+    for match in _ARN.finditer(text):
+        value = match.group().rstrip(_ARN_TRAIL)
+        arns.append((match.start(), match.start() + len(value)))
+        found.take(value, "arn", match.start(), match.start() + len(value))
+    arn_spans = tuple(arns)
+    for match in _EC2_ID.finditer(text):
+        if _in_ranges(arn_spans, match.start()):
+            continue
+        prefix, hexpart = match.group(1).lower(), match.group(2).lower()
+        value = f"{prefix}-{hexpart}"
+        if value in found.taken["primary"]:
+            continue
+        if len(hexpart) in (8, 17):
+            found.take(value, _EC2_KINDS[prefix], match.start(), match.end())
+        elif 3 <= len(hexpart) < 17 and re.search(r"\d", hexpart):
+            found.reject(value, "truncated id (not 8 or 17 hex digits)", match.start(), match.end())
+    for anchor, before, kind in ((_RDS_ANCHOR, _RDS_BEFORE, "rds"), (_S3_HOST_ANCHOR, _S3_BUCKET_BEFORE, "s3-bucket")):
+        for match in anchor.finditer(text):
+            name = before.search(text, max(0, match.start() - 120), match.start())
+            if name:
+                found.take(name.group(1).lower(), kind, name.start(1), name.end(1))
+    for match in _S3_URL.finditer(text):
+        found.take(match.group(1).lower(), "s3-bucket", match.start(1), match.end(1))
+    for pattern, kind, lower in ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False)):
+        for match in pattern.finditer(text):
+            name = match.group(2).rstrip(".,;:-")
+            if _in_ranges(arn_spans, match.start(2)) or _EC2_ID.fullmatch(name) or not _looks_like_name(name, bool(match.group(1))):
+                continue
+            found.take(name.lower() if lower else name, kind, match.start(2), match.start(2) + len(name))
+    return found
+
+
+# --------------------------------------------------------------------------- service, environment
+
+_KIND_SERVICE = {
+    "instance": "compute", "image": "compute", "launch-template": "compute",
+    "volume": "storage", "snapshot": "storage", "s3-bucket": "storage",
+    "vpc": "network", "subnet": "network", "security-group": "network", "network-interface": "network",
+    "network-acl": "network", "transit-gateway": "network", "transit-gateway-attachment": "network",
+    "route-table": "network", "internet-gateway": "network", "nat-gateway": "network",
+    "vpc-endpoint": "network", "peering": "network", "elastic-ip": "network",
+    "rds": "database", "iam-role": "identity",
+}  # fmt: skip
+_ARN_SERVICE = {"ec2": None, "s3": "storage", "rds": "database", "iam": "identity", "sts": "identity",
+                "lambda": "compute", "ecs": "compute", "eks": "compute", "elasticloadbalancing": "network",
+                "dynamodb": "database", "route53": "network"}  # fmt: skip
+SUMMARY_WEIGHT = 3
+RESOURCE_WEIGHT = 2
+
+
+def _words_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z0-9])", re.I)
+
+
+def _resource_service(resource: Extracted) -> str | None:
+    if resource.kind == "arn":
+        arn_service = resource.value.split(":")[2].lower()
+        if arn_service == "ec2":
+            return _KIND_SERVICE.get(_EC2_KINDS.get(resource.value.split(":")[5].split("/")[0].split("-")[0], ""))
+        return _ARN_SERVICE.get(arn_service)
+    return _KIND_SERVICE.get(resource.kind)
+
+
+KEYWORD_WINDOW = 65_536  # service/environment words are read from the top of the text, ids from all of it
+
+
+def _service(source: str, summary_end: int, resources: list[Extracted], policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
+    scores: dict[str, float] = {}
+    first: dict[str, tuple[int, int]] = {}
+    for service in policy.services.types:
+        for match in _words_pattern(service.keywords).finditer(source):
+            scores[service.name] = scores.get(service.name, 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
+            first.setdefault(service.name, match.span())
+    for resource in resources:
+        name = _resource_service(resource)
+        if name and policy.services.by_name(name):
+            scores[name] = scores.get(name, 0) + RESOURCE_WEIGHT
+            where = (resource.span.start, resource.span.end)
+            first[name] = min(first.get(name, where), where)
+    if not scores:
+        return None, None
+    best = max(scores, key=lambda name: (scores[name], -first[name][0]))
+    return best, first[best]
+
+
+_ENV_NEGATION_BEFORE = re.compile(r"(?:\bnot|\bno|\bnon|\bexcept|\bother than|\bnothing in|\boutside(?: of)?)[\s-]{1,3}(?:the\s|in\s)?$", re.I)
+_ENV_NEGATION_AFTER = re.compile(
+    r"^[\w-]{0,20}\s{0,2}(?:env\w*\s{1,2}|account\s{1,2}|systems?\s{1,2})?(?:is|are|was|were|remains?|looks?)?\s{0,2}"
+    r"(?:not affected|unaffected|not impacted|unimpacted|fine|ok\b|okay|healthy|working fine)",
+    re.I,
+)
+_ENV_QUALIFIER_AFTER = re.compile(r"^[-_]|^\s{0,2}(?:env|environment|account|stack|vpc|cluster)\b", re.I)
+
+
+def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
+    aliases = policy.environments
+    order = {env: i for i, env in enumerate(aliases.aliases)}
+    scores: dict[str, float] = {}
+    first: dict[str, tuple[int, int]] = {}
+    word_env = {w.lower(): env for env, words in aliases.aliases.items() for w in words}
+    for match in _words_pattern(word_env).finditer(source):
+        word = re.sub(r"\s+", " ", match.group()).lower()
+        if word in aliases.ambiguous and not (match.group().isupper() or _ENV_QUALIFIER_AFTER.match(source, match.end())):
+            continue
+        before = source[max(0, match.start() - 16) : match.start()]
+        if before.endswith(("pre-", "pre", "non-", "non")) or _ENV_NEGATION_BEFORE.search(before):
+            continue
+        if _ENV_NEGATION_AFTER.match(source, match.end()):
+            continue
+        env = word_env[word]
+        scores[env] = scores.get(env, 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
+        first.setdefault(env, match.span())
+    if not scores:
+        return None, None
+    best = max(scores, key=lambda env: (scores[env], -order[env]))
+    return best, first[best]
+
+
+# --------------------------------------------------------------------------- step
+
+
+def extract(ticket: Ticket, policy: Policy, org_accounts: set[str] | None = None) -> IntakeResult:
+    """Step 1: extract the four checklist items and run the seed's quality gate.
+
+    Quoted e-mail history is read only for an item the primary text does not give.
+    `org_accounts` (or `policy.org_accounts`) turns the account check into membership;
+    without it, context decides (order, case, phone numbers, timestamps are not accounts).
+    """
+    view = ticket_text(ticket)
+    org = frozenset(org_accounts or ()) | frozenset(policy.org_accounts)
+    accounts, resources = _accounts(view, org), _resources(view)
+    result = IntakeResult(
+        account_ids=accounts.best(), resource_ids=resources.best(), rejected=accounts.rejected + resources.rejected
+    )
+    for region in ("primary", "history"):
+        source = view.view(region, KEYWORD_WINDOW)
+        if result.service is None:
+            region_resources = sorted(resources.taken[region].values(), key=lambda e: e.span.start)
+            result.service, where = _service(source, view.summary_end, region_resources, policy)
+            result.service_span = where and span(view.text, *where)
+        if result.environment is None:
+            result.environment, where = _environment(source, view.summary_end, policy)
+            result.environment_span = where and span(view.text, *where)
+    result.gate = _quality_gate(result, policy, bool(org))
+    return result
+
+
+def _quality_gate(result: IntakeResult, policy: Policy, org_known: bool) -> list[GateItem]:
+    """The seed's gate: 4 checklist items populated, service in the catalogue, accounts in the org."""
+    not_org = [r.value for r in result.rejected if r.reason == NOT_ORG]
+    truncated = [r.value for r in result.rejected if r.reason.startswith("truncated")]
+    in_catalogue = result.service is not None and policy.services.by_name(result.service) is not None
+    return [
+        GateItem(item="service_type", ok=result.service is not None, detail=result.service or "no service type named"),
+        GateItem(item="environment", ok=result.environment is not None, detail=result.environment or "no environment named"),
+        GateItem(
+            item="account_ids",
+            ok=bool(result.account_ids),
+            detail=", ".join(result.account_values) or "no account id found",
+        ),
+        GateItem(
+            item="resource_ids",
+            ok=bool(result.resource_ids),
+            detail=", ".join(result.resource_values[:20])
+            or ("no resource id found" + (f"; truncated: {', '.join(truncated)}" if truncated else "")),
+        ),
+        GateItem(
+            item="service_in_catalogue",
+            ok=in_catalogue,
+            detail="verified against the service catalogue" if in_catalogue else "service type not in the catalogue",
+        ),
+        GateItem(
+            item="accounts_in_organisation",
+            ok=org_known and not not_org,
+            detail=(
+                "no organisation account list to verify against"
+                if not org_known
+                else (f"not organisation accounts: {', '.join(not_org)}" if not_org else "all accounts are organisation accounts")
+            ),
+        ),
+    ]
