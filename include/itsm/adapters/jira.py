@@ -1,0 +1,326 @@
+"""The only product code that talks to Jira: typed, idempotent, preview-able operations.
+
+Built on `atlassian.Jira` configured for Cloud and REST v3 (the provider's JiraHook defaults
+to v2/non-cloud and hits removed endpoints). atlassian's retry re-sends POSTs, so every
+create looks first for an idempotency label, comments and description sections are found
+again by their markers, and retries are bounded. With `execute=False` the adapter only reads
+and records each write it would send in `planned`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import requests
+from atlassian import Jira
+from atlassian.errors import ApiError
+from pydantic import BaseModel
+
+from include.itsm.domain import adf
+from include.itsm.domain.ticket import (
+    Attachment, ChangelogItem, Comment, IssueLink, Ticket, validate_ticket_key,
+)  # fmt: skip
+
+T = TypeVar("T")
+API = "rest/api/3"
+TICKET_FIELDS = (
+    "summary", "description", "issuetype", "status", "priority", "labels", "reporter", "assignee",
+    "created", "updated", "resolutiondate", "parent", "attachment", "comment", "issuelinks",
+)  # fmt: skip
+_PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
+RETRY_STATUS_CODES = [429, 500, 502, 503, 504]
+
+
+class PlannedRequest(BaseModel):
+    """A write the adapter would send in execute mode (what preview shows the approver)."""
+
+    method: str
+    path: str
+    body: Any = None
+
+
+class JiraAdapterError(RuntimeError):
+    """Jira refused a request or stayed unavailable after the bounded retries."""
+
+
+def validate_project_key(project: str) -> str:
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ValueError(f"project key {project!r} is not a Jira project key (expected e.g. OPS)")
+    return project
+
+
+def idempotency_label(idempotency_key: str) -> str:
+    """The label that marks an issue created for `idempotency_key` (labels hold no spaces)."""
+    return "itsm-key-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _parse_time(value: str | None):
+    """Jira writes `...+0000`; pydantic wants `+00:00`."""
+    return re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", value) if value else None
+
+
+def _user(value: dict | None) -> str | None:
+    return (value or {}).get("emailAddress") or (value or {}).get("displayName") or None
+
+
+def _attachment(a: dict) -> Attachment:
+    return Attachment(id=str(a["id"]), filename=a["filename"], mime_type=a.get("mimeType", ""),
+                      size=a.get("size", 0), content_url=a.get("content", ""), created=_parse_time(a.get("created")))  # fmt: skip
+
+
+def ticket_from_issue(issue: dict) -> Ticket:
+    """A Jira v3 issue JSON (fields, optional changelog) as the domain Ticket."""
+    f = issue.get("fields") or {}
+    links = []
+    for link in f.get("issuelinks") or []:
+        for direction in ("outward", "inward"):
+            other = link.get(f"{direction}Issue")
+            if other:
+                links.append(IssueLink(link_type=link["type"]["name"], direction=direction, key=other["key"]))
+    changelog = [
+        ChangelogItem(created=_parse_time(h["created"]), author=_user(h.get("author")) or "", field=item["field"],
+                      from_value=item.get("fromString"), to_value=item.get("toString"))
+        for h in (issue.get("changelog") or {}).get("histories") or [] for item in h.get("items") or []
+    ]  # fmt: skip
+    comments = [
+        Comment(id=str(c["id"]), author=_user(c.get("author")) or "", body=adf.to_plain_text(c.get("body")),
+                created=_parse_time(c.get("created")))
+        for c in (f.get("comment") or {}).get("comments") or []
+    ]  # fmt: skip
+    description = f.get("description")
+    return Ticket(
+        key=issue["key"],
+        summary=f.get("summary") or "",
+        description=adf.to_plain_text(description) if isinstance(description, dict) else (description or ""),
+        description_adf=description if isinstance(description, dict) else None,
+        issue_type=(f.get("issuetype") or {}).get("name", ""),
+        status=(f.get("status") or {}).get("name", ""),
+        priority=(f.get("priority") or {}).get("name"),
+        labels=f.get("labels") or [],
+        reporter=_user(f.get("reporter")),
+        assignee=_user(f.get("assignee")),
+        created=_parse_time(f.get("created")),
+        updated=_parse_time(f.get("updated")),
+        resolved=_parse_time(f.get("resolutiondate")),
+        parent=(f.get("parent") or {}).get("key"),
+        attachments=[_attachment(a) for a in f.get("attachment") or []],
+        comments=comments,
+        changelog=changelog,
+        links=links,
+    )
+
+
+class JiraAdapter:
+    """Typed Jira operations over an `atlassian.Jira` client; `execute=False` sends no writes."""
+
+    def __init__(self, client: Jira, *, execute: bool = True) -> None:
+        self.client = client
+        self.execute = execute
+        self.planned: list[PlannedRequest] = []
+
+    @classmethod
+    def from_credentials(
+        cls, url: str, user: str, token: str, *, execute: bool = True, timeout: float = 30,
+        max_retries: int = 3, max_backoff_seconds: int = 30, backoff_factor: float = 1.0,
+    ) -> "JiraAdapter":  # fmt: skip
+        """Jira Cloud, API v3, bounded retries on 429/5xx honouring Retry-After."""
+        client = Jira(
+            url=url, username=user, password=token, cloud=True, api_version="3", timeout=timeout,
+            backoff_and_retry=True, max_backoff_retries=max_retries, max_backoff_seconds=max_backoff_seconds,
+            retry_status_codes=RETRY_STATUS_CODES, backoff_factor=backoff_factor, backoff_jitter=backoff_factor,
+        )  # fmt: skip
+        return cls(client, execute=execute)
+
+    @classmethod
+    def from_connection(cls, conn_id: str = "jira_default", *, execute: bool = True, **kwargs) -> "JiraAdapter":
+        """From the Airflow connection (metadata DB, secrets backend or AIRFLOW_CONN_JIRA_DEFAULT)."""
+        from airflow.providers.atlassian.jira.hooks.jira import JiraHook
+
+        conn = JiraHook.get_connection(conn_id)
+        url = conn.host if "://" in (conn.host or "") else f"{conn.schema or 'https'}://{conn.host}"
+        if conn.port:
+            url = f"{url}:{conn.port}"
+        return cls.from_credentials(url, conn.login, conn.password, execute=execute, **kwargs)
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call, turning transport and HTTP errors into JiraAdapterError."""
+        try:
+            return fn()
+        except requests.exceptions.RetryError as exc:
+            raise JiraAdapterError(f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})") from exc
+        except (requests.exceptions.RequestException, ApiError) as exc:
+            raise JiraAdapterError(f"{what}: {exc}") from exc
+
+    def _write(self, method: str, path: str, body: Any, send: Callable[[], T]) -> T | None:
+        """Send a write, or in preview record it as a PlannedRequest and send nothing."""
+        if not self.execute:
+            self.planned.append(PlannedRequest(method=method, path=f"/{API}/{path}", body=body))
+            return None
+        return self._call(f"{method} /{API}/{path}", send)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def search(self, jql: str, *, page_size: int = 100, fields: Sequence[str] = TICKET_FIELDS) -> Iterator[Ticket]:
+        """Every issue matching `jql`, following nextPageToken until isLast."""
+        token = None
+        while True:
+            page = self._call("search", lambda: self.client.enhanced_jql(jql, fields=list(fields), nextPageToken=token, limit=page_size))  # fmt: skip
+            for issue in page.get("issues") or []:
+                yield ticket_from_issue(issue)
+            token = page.get("nextPageToken")
+            if page.get("isLast", True) or not token:
+                return
+
+    def search_open_tickets(self, project: str = "OPS", jql: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
+        """Open (not Done) tickets of `project`, oldest first; `jql` narrows further."""
+        query = f"project = {_quote(validate_project_key(project))} AND statusCategory != Done"
+        if jql:
+            query += f" AND ({jql})"
+        return self.search(query + " ORDER BY created ASC, key ASC", page_size=page_size)
+
+    def get_ticket(self, key: str) -> Ticket:
+        """One ticket with changelog, comments, links and attachments."""
+        validate_ticket_key(key)
+        issue = self._call(f"get {key}", lambda: self.client.get_issue(key, fields=",".join(TICKET_FIELDS), expand="changelog"))  # fmt: skip
+        return ticket_from_issue(issue)
+
+    def download_attachment(self, attachment: Attachment) -> bytes:
+        return self._call(f"download {attachment.filename}", lambda: self.client.get_attachment_content(attachment.id))
+
+    def _comments(self, key: str) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            page = self._call(f"comments {key}", lambda: self.client.get(f"{API}/issue/{key}/comment",
+                                                                         params={"startAt": len(out), "maxResults": 100}))  # fmt: skip
+            out.extend(page.get("comments") or [])
+            if not page.get("comments") or len(out) >= page.get("total", 0):
+                return out
+
+    def _issue_fields(self, key: str, *fields: str) -> dict:
+        validate_ticket_key(key)
+        return self._call(f"get {key}", lambda: self.client.get_issue(key, fields=",".join(fields)))["fields"]
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _edit(self, key: str, update: dict) -> None:
+        self._write("PUT", f"issue/{key}", {"update": update}, lambda: self.client.edit_issue(key, update))
+
+    def add_labels(self, key: str, labels: Sequence[str]) -> list[str]:
+        """Add the labels not yet on the ticket; returns those added."""
+        current = set(self._issue_fields(key, "labels").get("labels") or [])
+        missing = [label for label in dict.fromkeys(labels) if label not in current]
+        if missing:
+            self._edit(key, {"labels": [{"add": label} for label in missing]})
+        return missing
+
+    def remove_labels(self, key: str, labels: Sequence[str]) -> list[str]:
+        """Remove the labels present on the ticket; returns those removed."""
+        current = set(self._issue_fields(key, "labels").get("labels") or [])
+        present = [label for label in dict.fromkeys(labels) if label in current]
+        if present:
+            self._edit(key, {"labels": [{"remove": label} for label in present]})
+        return present
+
+    def upsert_step_comment(self, key: str, step: str, body_adf: dict) -> str | None:
+        """The one comment of `step` on `key`: created once, then updated in place; returns its id."""
+        validate_ticket_key(key)
+        body = adf.with_marker(f"step:{step}", body_adf)
+        existing = next((c for c in self._comments(key) if adf.starts_with_marker(c.get("body"), f"step:{step}")), None)
+        if existing is None:
+            created = self._write("POST", f"issue/{key}/comment", {"body": body},
+                                  lambda: self.client.issue_add_comment(key, body))  # fmt: skip
+            return created["id"] if created else None
+        if existing["body"] != body:
+            self._write("PUT", f"issue/{key}/comment/{existing['id']}", {"body": body},
+                        lambda: self.client.issue_edit_comment(key, existing["id"], body))  # fmt: skip
+        return existing["id"]
+
+    def replace_description_section(self, key: str, section_id: str, nodes: Sequence[dict]) -> bool:
+        """Replace (or append) the marked ITSM section of the description; True if it changed."""
+        current = self._issue_fields(key, "description").get("description")
+        new = adf.replace_section(current, section_id, nodes)
+        if new == current:
+            return False
+        self._edit(key, {"description": [{"set": new}]})
+        return True
+
+    def _find_by_idempotency(self, project: str, label: str) -> str | None:
+        found = next(self.search(f"project = {_quote(project)} AND labels = {_quote(label)} ORDER BY key ASC",
+                                 page_size=1, fields=("summary",)), None)  # fmt: skip
+        return found.key if found else None
+
+    def _create(self, project: str, idempotency_key: str, fields: dict) -> tuple[str | None, bool]:
+        """(key, created) for an issue carrying the idempotency label; looks before it creates."""
+        label = idempotency_label(idempotency_key)
+        existing = self._find_by_idempotency(project, label)
+        if existing:
+            return existing, False
+        fields = {**fields, "project": {"key": project}, "labels": [*fields.get("labels", ()), label]}
+        created = self._write("POST", "issue", {"fields": fields}, lambda: self.client.create_issue(fields=fields))
+        return (created["key"] if created else None), True
+
+    def create_linked_issue(
+        self, source_key: str, *, project: str, issue_type: str, summary: str, description_adf: dict,
+        link_type: str, idempotency_key: str, labels: Sequence[str] = (), priority: str | None = None,
+    ) -> str | None:  # fmt: skip
+        """Create (once) an issue linked as `<new> <link outward> <source>`, e.g. Problem causes Incident.
+
+        Returns its key (None in preview when it does not exist yet).
+        """
+        validate_ticket_key(source_key)
+        fields = {"issuetype": {"name": issue_type}, "summary": summary, "description": description_adf,
+                  "labels": list(labels)}  # fmt: skip
+        if priority:
+            fields["priority"] = {"name": priority}
+        key, _ = self._create(validate_project_key(project), idempotency_key, fields)
+        linked = key is not None and any(
+            link.key == source_key and link.link_type == link_type for link in self.get_ticket(key).links
+        )
+        if not linked:
+            # Jira gives the *inwardIssue* the outward description: inward=new reads "new causes source".
+            body = {"type": {"name": link_type}, "inwardIssue": {"key": key or "<new issue>"},
+                    "outwardIssue": {"key": source_key}}  # fmt: skip
+            self._write("POST", "issueLink", body, lambda: self.client.create_issue_link(body))
+        return key
+
+    def create_subtask(
+        self, parent_key: str, *, summary: str, description_adf: dict, idempotency_key: str, labels: Sequence[str] = ()
+    ) -> str | None:
+        """Create (once) a Sub-task of `parent_key`; returns its key (None in preview if new)."""
+        validate_ticket_key(parent_key)
+        fields = {"issuetype": {"name": "Sub-task"}, "parent": {"key": parent_key}, "summary": summary,
+                  "description": description_adf, "labels": list(labels)}  # fmt: skip
+        key, _ = self._create(parent_key.split("-", 1)[0], idempotency_key, fields)
+        return key
+
+    def transition(self, key: str, to_status: str) -> bool:
+        """Move `key` to `to_status` by its transition id (a string); False if already there."""
+        if (self._issue_fields(key, "status").get("status") or {}).get("name", "").lower() == to_status.lower():
+            return False
+        available = self._call(f"transitions {key}", lambda: self.client.get(f"{API}/issue/{key}/transitions"))
+        match = [t for t in available.get("transitions") or [] if t["to"]["name"].lower() == to_status.lower()]
+        if not match:
+            names = sorted(t["to"]["name"] for t in available.get("transitions") or [])
+            raise JiraAdapterError(f"{key} cannot move to {to_status!r} from its current status; allowed: {names}")
+        body = {"transition": {"id": str(match[0]["id"])}}
+        self._write("POST", f"issue/{key}/transitions", body,
+                    lambda: self.client.post(f"{API}/issue/{key}/transitions", data=body))  # fmt: skip
+        return True
+
+    def attach_file(self, key: str, filename: str, content: bytes) -> bool:
+        """Attach `content` as `filename` unless an attachment of that name and size exists."""
+        existing = self._issue_fields(key, "attachment").get("attachment") or []
+        if any(a["filename"] == filename and a.get("size") == len(content) for a in existing):
+            return False
+        self._write("POST", f"issue/{key}/attachments", {"filename": filename, "size": len(content)},
+                    lambda: self.client.add_attachment_object(key, (filename, content)))  # fmt: skip
+        return True

@@ -1,0 +1,182 @@
+"""The local board refuses what Jira Cloud refuses and answers in Jira's shapes (real HTTP)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import requests
+
+from include.itsm.domain import adf
+
+JIRA_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
+
+
+@pytest.fixture()
+def http(board):
+    session = requests.Session()
+    session.auth = (board.user, board.token)
+    return session
+
+
+@pytest.fixture()
+def issue_key(board):
+    return board.store.seed_issue(project="OPS", issue_type="Incident", summary="contract probe",
+                                  description_adf=adf.from_text("probe"), priority="P2")  # fmt: skip
+
+
+def test_missing_or_wrong_credentials_are_401(board, issue_key):
+    assert requests.get(f"{board.url}/rest/api/3/issue/{issue_key}", timeout=10).status_code == 401
+    wrong = requests.get(f"{board.url}/rest/api/3/myself", auth=(board.user, "nope"), timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["errorMessages"]
+
+
+def test_unknown_issue_is_404_with_error_messages(board, http):
+    resp = http.get(f"{board.url}/rest/api/3/issue/OPS-999999", timeout=10)
+    assert resp.status_code == 404
+    assert resp.json()["errorMessages"] == ["Issue does not exist or you do not have permission to see it."]
+
+
+def test_removed_v2_search_is_refused(board, http):
+    assert http.get(f"{board.url}/rest/api/2/search", params={"jql": "project = OPS"}, timeout=10).status_code == 410
+    assert http.get(f"{board.url}/rest/api/2/issue/OPS-1", timeout=10).status_code == 404
+
+
+def test_agile_calls_and_sprint_field_writes_are_refused_and_recorded(board, http, issue_key):
+    before = len(board.sprint_attempts())
+    resp = http.post(f"{board.url}/rest/agile/1.0/sprint/1/issue", json={"issues": [issue_key]}, timeout=10)
+    assert resp.status_code == 403
+    assert http.get(f"{board.url}/rest/greenhopper/1.0/sprints", timeout=10).status_code == 403
+    put = http.put(f"{board.url}/rest/api/3/issue/{issue_key}", json={"fields": {"customfield_10020": 5}}, timeout=10)
+    assert put.status_code == 400
+    attempts = board.sprint_attempts()[before:]
+    assert [a["path"] for a in attempts] == ["/rest/agile/1.0/sprint/1/issue", "/rest/greenhopper/1.0/sprints",
+                                             f"/rest/api/3/issue/{issue_key}"]  # fmt: skip
+    assert attempts[0]["body"] == {"issues": [issue_key]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "doc", "version": 1, "content": [adf.panel([adf.paragraph("x")]) | {"content": [adf.table(["a"], [["1"]])]}]},
+        {"type": "doc", "version": 1, "content": [{"type": "marquee", "content": []}]},
+        {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": ""}]}]},
+        "plain text is not ADF",
+    ],
+    ids=["panel-with-table", "unknown-node", "empty-text", "string-body"],
+)
+def test_invalid_adf_is_400_in_comments_and_descriptions(board, http, issue_key, body):
+    comment = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/comment", json={"body": body}, timeout=10)
+    assert comment.status_code == 400, comment.text
+    assert comment.json()["errors"] or comment.json()["errorMessages"]
+    update = http.put(f"{board.url}/rest/api/3/issue/{issue_key}", json={"update": {"description": [{"set": body}]}}, timeout=10)
+    assert update.status_code == 400
+    assert http.get(f"{board.url}/rest/api/3/issue/{issue_key}/comment", timeout=10).json()["total"] == 0
+
+
+def test_valid_adf_built_by_helpers_is_accepted(board, http, issue_key):
+    body = adf.doc(adf.heading("Evidence"), adf.panel([adf.paragraph("ok")], "success"), adf.table(["a", "b"], [[1, None]]),
+                   adf.code_block('{"a": 1}', "json"), adf.bullet_list(["one", "two"]), adf.rule())  # fmt: skip
+    resp = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/comment", json={"body": body}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    assert JIRA_TIME.match(resp.json()["created"])
+
+
+def test_spec_validation_rejects_integer_transition_ids(board, http, issue_key):
+    resp = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/transitions", json={"transition": {"id": 11}}, timeout=10)
+    assert resp.status_code == 400 and "transition.id" in resp.json()["errors"]
+    ok = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/transitions", json={"transition": {"id": "11"}}, timeout=10)
+    assert ok.status_code == 204
+    not_allowed = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/transitions", json={"transition": {"id": "51"}}, timeout=10)
+    assert not_allowed.status_code == 400
+
+
+def test_attachment_upload_needs_xsrf_header(board, http, issue_key):
+    files = {"file": ("a.txt", b"abc")}
+    assert http.post(f"{board.url}/rest/api/3/issue/{issue_key}/attachments", files=files, timeout=10).status_code == 403
+    ok = http.post(f"{board.url}/rest/api/3/issue/{issue_key}/attachments", files=files,
+                   headers={"X-Atlassian-Token": "no-check"}, timeout=10)  # fmt: skip
+    assert ok.status_code == 200 and ok.json()[0]["size"] == 3
+    content = http.get(ok.json()[0]["content"], timeout=10)
+    assert content.content == b"abc"
+
+
+def test_issue_shape_looks_like_jira(board, http, issue_key):
+    issue = http.get(f"{board.url}/rest/api/3/issue/{issue_key}", params={"expand": "changelog"}, timeout=10).json()
+    assert isinstance(issue["id"], str) and issue["self"].endswith(f"/rest/api/3/issue/{issue['id']}")
+    fields = issue["fields"]
+    assert JIRA_TIME.match(fields["created"]) and fields["priority"]["name"] == "P2"
+    assert fields["status"]["statusCategory"]["key"] == "new" and fields["customfield_10020"] is None
+    assert issue["changelog"]["histories"] == []
+
+
+def test_search_pages_250_issues_each_once(board, http):
+    label = f"paging-{uuid.uuid4().hex[:8]}"
+    keys = {board.store.seed_issue(project="SPM", issue_type="Problem", summary=f"p{i}", description_adf=None,
+                                   labels=[label]) for i in range(250)}  # fmt: skip
+    seen, token, pages = [], None, 0
+    while True:
+        params = {"jql": f"labels = {label} ORDER BY key ASC", "fields": "summary", "maxResults": 100}
+        if token:
+            params["nextPageToken"] = token
+        page = http.get(f"{board.url}/rest/api/3/search/jql", params=params, timeout=30).json()
+        pages += 1
+        seen += [i["key"] for i in page["issues"]]
+        if page["isLast"]:
+            assert "nextPageToken" not in page
+            break
+        token = page["nextPageToken"]
+    assert pages == 3 and len(seen) == 250 and set(seen) == keys
+    assert seen == sorted(seen, key=lambda k: int(k.split("-")[1]))
+
+
+def test_search_post_and_jql_subset(board, http):
+    label = f"jql-{uuid.uuid4().hex[:8]}"
+    seed = board.store.seed_issue
+    old = seed(project="OPS", issue_type="Incident", summary="old", description_adf=None, labels=[label],
+               created="2020-01-01T00:00:00+00:00", status="Closed", resolved="2020-01-02T00:00:00+00:00")  # fmt: skip
+    new = seed(project="OPS", issue_type="Change", summary="new", description_adf=None, labels=[label], status="In Progress")
+    req = seed(project="SPM", issue_type="Service Request", summary="sr", description_adf=None, labels=[label])
+
+    def keys(jql_text: str) -> list[str]:
+        resp = http.post(f"{board.url}/rest/api/3/search/jql", json={"jql": jql_text, "fields": ["summary"]}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return [i["key"] for i in resp.json()["issues"]]
+
+    assert keys(f"labels = {label} AND created >= -90d ORDER BY created ASC") == [new, req]
+    assert keys(f'labels = {label} AND statusCategory = Done') == [old]
+    assert set(keys(f'labels = {label} AND status not in ("Closed", Resolved)')) == {new, req}
+    assert keys(f"labels = {label} AND (issuetype = Change OR project = SPM) ORDER BY key DESC") == [req, new]
+    assert keys(f"labels = {label} AND project in (OPS) AND resolved <= 2020-01-03") == [old]
+    assert keys(f"key = {new}") == [new]
+    bad = http.post(f"{board.url}/rest/api/3/search/jql", json={"jql": "project = NOPE"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["errorMessages"]
+
+
+def test_fault_injection_and_request_log(board, http):
+    board.clear_requests()
+    board.fault(status=429, retry_after=1, count=1, path_regex="/myself$", method="GET")
+    first = http.get(f"{board.url}/rest/api/3/myself", timeout=10)
+    assert first.status_code == 429 and first.headers["Retry-After"] == "1"
+    assert http.get(f"{board.url}/rest/api/3/myself", timeout=10).status_code == 200
+    assert [(r["method"], r["path"], r["status"]) for r in board.requests()] == [
+        ("GET", "/rest/api/3/myself", 429), ("GET", "/rest/api/3/myself", 200)]  # fmt: skip
+
+
+def test_confluence_pages(board, http):
+    space = http.get(f"{board.url}/wiki/api/v2/spaces", params={"keys": "OPS"}, timeout=10).json()["results"][0]
+    title = f"PIR {uuid.uuid4().hex[:6]}"
+    body = {"spaceId": space["id"], "status": "current", "title": title,
+            "body": {"representation": "storage", "value": "<p>v1</p>"}}  # fmt: skip
+    created = http.post(f"{board.url}/wiki/api/v2/pages", json=body, timeout=10)
+    assert created.status_code == 200
+    assert http.post(f"{board.url}/wiki/api/v2/pages", json=body, timeout=10).status_code == 400  # same title
+    page_id = created.json()["id"]
+    found = http.get(f"{board.url}/wiki/api/v2/pages", params={"title": title, "space-id": space["id"]}, timeout=10)
+    assert [p["id"] for p in found.json()["results"]] == [page_id]
+    update = {**body, "id": page_id, "body": {"representation": "storage", "value": "<p>v2</p>"}, "version": {"number": 2}}
+    assert http.put(f"{board.url}/wiki/api/v2/pages/{page_id}", json=update, timeout=10).status_code == 200
+    assert http.put(f"{board.url}/wiki/api/v2/pages/{page_id}", json=update, timeout=10).status_code == 409
+    got = http.get(f"{board.url}/wiki/api/v2/pages/{page_id}", params={"body-format": "storage"}, timeout=10).json()
+    assert got["body"]["storage"]["value"] == "<p>v2</p>" and got["version"]["number"] == 2
