@@ -1,0 +1,79 @@
+"""Session-scoped local AWS for tests: one seeded server process shared by every test.
+
+Enable with `pytest_plugins = ["tests.integration.aws_fixtures"]` in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from pydantic import BaseModel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60
+
+
+class LocalAws(BaseModel):
+    """How to reach the running local AWS (devstack credentials, see docs/architecture.md)."""
+
+    endpoint_url: str
+    region: str = "ap-southeast-2"
+    access_key_id: str = "testing"
+    secret_access_key: str = "testing"
+
+    def calls(self) -> list[dict]:
+        """The front's log of AWS calls since the last `clear_calls()`."""
+        response = requests.get(f"{self.endpoint_url}/_devstack/calls", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def clear_calls(self) -> None:
+        requests.delete(f"{self.endpoint_url}/_devstack/calls", timeout=10).raise_for_status()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_local_aws(log_path: Path, *, seed: bool = True) -> tuple[subprocess.Popen, LocalAws]:
+    """Start `python -m include.itsm.devstack.aws` and wait until it reports healthy."""
+    port = _free_port()
+    args = [sys.executable, "-m", "include.itsm.devstack.aws", "--host", "127.0.0.1", "--port", str(port)]
+    log = log_path.open("wb")
+    proc = subprocess.Popen(args + ([] if seed else ["--no-seed"]), cwd=REPO_ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    aws = LocalAws(endpoint_url=f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"local AWS exited with {proc.returncode}: {log_path.read_text()}")
+        try:
+            if requests.get(f"{aws.endpoint_url}/_devstack/health", timeout=1).status_code == 200:
+                return proc, aws
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"local AWS not healthy after {START_TIMEOUT_S} s: {log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory) -> LocalAws:
+    proc, aws = start_local_aws(tmp_path_factory.mktemp("local-aws") / "aws.log")
+    try:
+        yield aws
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
