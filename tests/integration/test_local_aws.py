@@ -201,3 +201,14 @@ def test_describe_pagination_over_2000_instances(local_aws):
         f"SELECT COUNT(*) WHERE resourceType = 'AWS::EC2::Instance' AND accountId = '{big_account}'",
         org.AGGREGATOR_NAME)
     assert outside == {"COUNT(*)": 0}  # not in the aggregator's organisation
+
+
+def test_settings_come_from_the_airflow_connection(local_aws, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
+        "conn_type": "aws", "login": local_aws.access_key_id, "password": local_aws.secret_access_key,
+        "extra": {"endpoint_url": local_aws.endpoint_url, "region_name": local_aws.region}}))
+    access = AwsAccess.from_connection("aws_default")
+    assert (access.settings.endpoint_url, access.settings.region_name) == (local_aws.endpoint_url, local_aws.region)
+    assert access.client("sts").get_caller_identity()["Account"] == org.MANAGEMENT_ACCOUNT_ID
+    with pytest.raises(ReadOnlyViolation):
+        access.client("ec2").stop_instances(InstanceIds=["i-0123456789abcdef0"])
