@@ -808,9 +808,9 @@ HTTPS://AP-SOUTHEAST-2.CONSOLE.AWS.AMAZON.COM/EC2/HOME?REGION=AP-SOUTHEAST-2#INS
 
 account staging-core. we need staging back for UAT this afternoon please!!
 """),
-        truth_accounts=("staging-core",), truth_resources=("<<i:staging-core-02>>", "<<i:staging-core-06>>"),
+        truth_accounts=(), truth_resources=("<<i:staging-core-02>>", "<<i:staging-core-06>>"),
         truth=_gt("incident", "compute", "staging", "P3", "low", "high", blast="single-service",
-                  notes="account named only by name; ids written upper-case"),
+                  notes="the account is named (staging-core) but its id is not written; ids written upper-case"),
         style="shouting",
     ))  # fmt: skip
 
@@ -1137,7 +1137,7 @@ All card payments are failing at checkout for customers in the payments account.
         summary="access request",
         description_adf=_doc("pls add me (jess.mckenzie) to the DevReadOnly permission set for dev-apps + dev-core. "
                              "new laptop, lost my old access. manager approved (Ravi)."),
-        truth_accounts=("dev-apps", "dev-core"), truth_resources=("DevReadOnly",),
+        truth_accounts=(), truth_resources=("DevReadOnly",),
         truth=_gt("service_request", "identity", "dev", "P4", "low", "low", blast="multi-account"),
         style="one-liner",
     ))  # fmt: skip
