@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from atlassian import Jira
 from atlassian.errors import ApiError
 from pydantic import BaseModel
@@ -136,6 +138,15 @@ class JiraAdapter:
             backoff_and_retry=True, max_backoff_retries=max_retries, max_backoff_seconds=max_backoff_seconds,
             retry_status_codes=RETRY_STATUS_CODES, backoff_factor=backoff_factor, backoff_jitter=backoff_factor,
         )  # fmt: skip
+        # atlassian builds Retry(total=None): connection errors are then retried forever. Re-mount
+        # the same policy with every counter bounded, and no retry after a read timeout (the
+        # request may have been applied; a re-run's look-before-write handles that case).
+        retries = Retry(
+            total=max_retries, connect=max_retries, read=0, other=0, status=max_retries, allowed_methods=None,
+            status_forcelist=RETRY_STATUS_CODES, backoff_factor=backoff_factor, backoff_jitter=backoff_factor,
+            backoff_max=max_backoff_seconds, respect_retry_after_header=True,
+        )  # fmt: skip
+        client.session.mount(client.url, HTTPAdapter(max_retries=retries))
         return cls(client, execute=execute)
 
     @classmethod
@@ -155,7 +166,7 @@ class JiraAdapter:
         """Run one client call, turning transport and HTTP errors into JiraAdapterError."""
         try:
             return fn()
-        except requests.exceptions.RetryError as exc:
+        except (requests.exceptions.RetryError, requests.exceptions.ConnectionError) as exc:
             raise JiraAdapterError(f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})") from exc
         except (requests.exceptions.RequestException, ApiError) as exc:
             raise JiraAdapterError(f"{what}: {exc}") from exc

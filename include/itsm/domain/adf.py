@@ -132,6 +132,12 @@ def to_plain_text(node: Node | None) -> str:
         return ""
     lines: list[str] = []
     current: list[str] = []
+    prefix: list[str] = []  # a list item's "- ", written before its first text
+
+    def emit(value: str) -> None:
+        current.extend(prefix)
+        prefix.clear()
+        current.append(value)
 
     def flush() -> None:
         if current:
@@ -141,13 +147,13 @@ def to_plain_text(node: Node | None) -> str:
     def walk(n: Node) -> None:
         kind = n.get("type")
         if kind == "text":
-            current.append(n.get("text", ""))
+            emit(n.get("text", ""))
         elif kind == "hardBreak":
             flush()
         elif kind in ("mention", "emoji"):
-            current.append(n.get("attrs", {}).get("text", ""))
+            emit(n.get("attrs", {}).get("text", ""))
         elif kind == "inlineCard":
-            current.append(n.get("attrs", {}).get("url", ""))
+            emit(n.get("attrs", {}).get("url", ""))
         elif kind == "tableRow":
             flush()
             cells = [to_plain_text({"type": "doc", "content": c.get("content", [])}) for c in n.get("content", [])]
@@ -159,7 +165,7 @@ def to_plain_text(node: Node | None) -> str:
             if kind in _BLOCK_TYPES:
                 flush()
             if kind == "listItem":
-                current.append("- ")
+                prefix[:] = ["- "]
             for child in n.get("content", []) or []:
                 walk(child)
             if kind in _BLOCK_TYPES:
