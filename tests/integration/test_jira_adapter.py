@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -196,3 +197,11 @@ def test_unreachable_jira_gives_up_after_the_bound():
     with pytest.raises(JiraAdapterError, match="after 3 retries"):
         dead.get_ticket("OPS-1")
     assert time.monotonic() - started < 10
+
+
+def test_from_airflow_connection_env(board, monkeypatch, seeded):
+    conn = {"conn_type": "jira", "host": board.url, "login": board.user, "password": board.token}
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_DEFAULT", json.dumps(conn))
+    adapter = JiraAdapter.from_connection()
+    assert adapter.client.cloud and adapter.client.api_version == "3"
+    assert adapter.get_ticket(seeded).key == seeded
