@@ -123,6 +123,13 @@ def test_ground_truth_ids_are_org_accounts_found_in_the_text(tickets, history):
             assert rid.lower() in text.lower(), f"{t.key}: {rid} not in the text"
 
 
+def test_every_org_account_written_in_a_text_is_in_its_truth(tickets, history):
+    for t in tickets + history:
+        text = _text(t) + t.summary
+        written = {re.sub(r"[ -]", "", m.group()) for m in re.finditer(r"(?<!\d)\d[\d -]{10,16}\d(?!\d)", text)}
+        assert written & ORG_IDS == set(t.truth.account_ids), t.key
+
+
 def test_the_texts_carry_the_realistic_traps(tickets):
     texts = {t.key: _text(t) for t in tickets}
     blob = "\n".join(texts.values())
@@ -135,7 +142,8 @@ def test_the_texts_carry_the_realistic_traps(tickets):
     decoys = set(re.findall(r"(?<!\d)\d{12}(?!\d)", blob)) - ORG_IDS
     assert len(decoys) >= 3  # order/PO/phone numbers, timestamps, AWS-owned accounts
     assert re.search(r"ignore previous instructions", blob, re.I)
-    assert "-----Original Message-----" in blob and "\n> " in blob.replace("\\n", "\n") or "> From:" in blob
+    assert "-----Original Message-----" in blob and "> From:" in blob  # forwarded / quoted threads
+    assert "@channel" in blob and "[Triggered] PagerDuty" in blob and "CloudWatch Alarm" in blob
     assert "h2. " in blob and "{code" in blob and "||" in blob  # raw wiki markup
     assert "<p class=" in blob  # Outlook HTML
     assert "Hola equipo" in blob
@@ -310,5 +318,36 @@ def test_instance_ids_from_a_local_aws():
             ec2.create_tags(Resources=[instance["InstanceId"]], Tags=[{"Key": "Name", "Value": name}])
             expected[name] = (instance["InstanceId"], region)
         assert local_instances(url, accounts=[account]) == expected
+    finally:
+        server.stop()
+
+
+def test_seeded_board_serves_ops_180_and_its_spreadsheet(tmp_path):
+    pytest.importorskip("include.itsm.devstack.board.server", reason="board server not written yet")
+    import requests
+
+    from include.itsm.devstack.board.catalog import BOT_TOKEN, BOT_USER
+    from include.itsm.devstack.board.server import BoardServer
+
+    server = BoardServer(str(tmp_path / "board.sqlite")).start()
+    try:
+        ids = {p.name: placeholder_instance_id(p.name) for p in planned_instances()}
+        seed_board(server.store, ids, now=NOW)
+        http = requests.Session()
+        http.auth = (BOT_USER, BOT_TOKEN)
+        issue = http.get(f"{server.url}/rest/api/3/issue/{WORKED_EXAMPLE_KEY}", timeout=10)
+        issue.raise_for_status()
+        fields = issue.json()["fields"]
+        assert fields["issuetype"]["name"] == "Change" and fields["status"]["name"] == "Open"
+        assert set(fields["labels"]) >= {"service:ec2", "blast:multi-service"}
+        [attachment] = fields["attachment"]
+        content = http.get(attachment["content"], timeout=10)
+        content.raise_for_status()
+        df = pd.read_excel(io.BytesIO(content.content), header=HEADER_ROW, dtype=str)
+        assert len(df) == 110 and df["Account ID"].nunique() == 16
+        found = http.post(f"{server.url}/rest/api/3/search/jql", timeout=10,
+                          json={"jql": "project = OPS AND statusCategory != Done", "maxResults": 100, "fields": ["key"]})
+        found.raise_for_status()
+        assert len(found.json()["issues"]) >= 25
     finally:
         server.stop()

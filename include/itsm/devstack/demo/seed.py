@@ -42,7 +42,7 @@ def all_demo_tickets(
 
 def seed_board(
     store,
-    instance_ids: Mapping[str, str],
+    instance_ids: Mapping[str, str] | None = None,
     *,
     now: datetime | None = None,
     regions: Mapping[str, str] | None = None,
