@@ -44,11 +44,12 @@ class LabelFinding(BaseModel):
 
 
 def _cue(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w])", re.I)
+    """Whole-word alternatives; boundaries are ASCII so CJK cues match inside CJK text."""
+    return re.compile(r"(?<![a-z0-9_-])(?:" + "|".join(alternatives) + r")(?![a-z0-9_])", re.I)
 
 
 _PROBLEM = _cue(
-    r"recurr(?:ing|ence|ent|s)", r"keeps? (?:happening|failing|crashing|dropping|restarting|recurring|coming back)",
+    r"recurr(?:ing|ence|ent|s)", r"keeps? (?:happening|failing|recurring|coming back)",
     r"(?:third|fourth|fifth|3rd|4th|5th|\d+th) time", r"again and again", r"repeated(?:ly)?", r"repeat(?:ing)? (?:issue|incident|failure)s?",
     r"root[- ]cause (?:analysis|investigation|unknown|not (?:yet )?(?:known|identified|found))",
     r"investigate (?:the )?(?:root|underlying) cause", r"underlying (?:cause|issue|problem)", r"problem (?:record|ticket|management)",
@@ -80,7 +81,9 @@ _DISRUPTION = _cue(
     r"cannot", r"can(?:'|no)t", r"unable to", r"broken", r"stopped working", r"not working", r"in alarm", r"alarm", r"alert",
     r"incident", r"impaired", r"throttl\w*", r"access denied", r"accessdenied", r"403", r"packet loss", r"high cpu", r"disk full",
     r"out of (?:memory|space|disk)", r"oom\w*", r"corrupt\w*", r"data loss", r"breach", r"compromised", r"exposed", r"leak(?:ed|ing)",
-    r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"erreur", r"障害", r"エラー", r"停止",
+    r"won'?t (?:start|boot|launch|connect)", r"(?:doesn'?t|does not|do not|don'?t) (?:start|work|resolve|respond)",
+    r"not (?:resolving|starting|loading)", r"flapp(?:ing|s)", r"drop(?:ping|s|ped)", r"block(?:ing|s|ed)", r"terminated", r"deleted",
+    r"lost", r"missing", r"stuck", r"(?:restart|reboot)(?:s|ed|ing)", r"hung", r"hang(?:ing|s)?", r"exhausted", r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"erreur", r"障害", r"エラー", r"停止",
 )
 _NEGATED_DISRUPTION = re.compile(r"(?:\bno|\bwithout|\bavoid|\bprevent|\bminimi[sz]e|\bzero|\bnot expecting|\bexpect no)\s+(?:\w+\s+)?$", re.I)
 _URGENT = _cue(
@@ -111,24 +114,7 @@ _STANDARD = _cue(
 )
 _EMERGENCY_CHANGE = _cue(r"emergency change")
 _NORMAL = _cue(r"normal change", r"cab review", r"requires? cab")
-_RCA = {
-    "code-defect": _cue(
-        r"bug", r"software defect", r"code defect", r"defect in", r"regression(?! test)", r"null ?pointer\w*", r"nullpointerexception",
-        r"memory leak", r"unhandled exception", r"race condition", r"off-by-one", r"(?:faulty|bad|broken) (?:release|deploy\w*|build|commit|code|version)",
-        r"introduced (?:in|by) (?:release|version|v\d|the (?:latest |last |new )?(?:deploy\w*|release|build|version))", r"coding error",
-    ),
-    "config-drift": _cue(
-        r"config(?:uration)? drift", r"drift(?:ed)?", r"mis-?configur\w*", r"configuration (?:was |had been )?(?:changed|modified|altered)",
-        r"out of sync with (?:terraform|cloudformation|iac|the template|code)", r"manual(?:ly)? (?:changed?|edit(?:ed)?) (?:outside|in the console)",
-        r"(?:security group|sg|nacl|route|rule|policy|parameter group|setting|config)s? (?:was|were|had been|got) (?:changed|modified|removed|deleted|altered|overwritten)",
-        r"(?:wrong|incorrect) (?:setting|config\w*|parameter|value)",
-    ),
-    "infra-failure": _cue(
-        r"hardware failure", r"host (?:failure|hardware)", r"underlying (?:host|hardware)", r"instance retirement", r"scheduled retirement",
-        r"degraded hardware", r"system status check (?:failed|failure)", r"failed system status check", r"disk failure",
-        r"(?:az|availability zone) (?:outage|failure|impairment|power)", r"power (?:failure|outage)", r"hypervisor",
-        r"(?:ebs )?volume (?:failure|impaired)", r"network (?:hardware|device|switch) failure",
-    ),
+_RCA = {  # most specific cause first
     "human-error": _cue(
         r"human error", r"accidental(?:ly)?", r"by mistake", r"mistakenly", r"inadvertent(?:ly)?", r"fat[- ]finger\w*", r"operator error",
         r"someone (?:deleted|removed|terminated|changed|ran|dropped)", r"(?:ran|run) .{0,30}(?:against|in) (?:the wrong|prod)", r"typo in",
@@ -140,6 +126,25 @@ _RCA = {
         r"provider (?:outage|issue|incident)", r"aws (?:service event|outage|health (?:event|dashboard)|operational issue|side)", r"isp (?:outage|issue)",
         r"carrier outage",
     ),
+    "infra-failure": _cue(
+        r"hardware failure", r"host (?:failure|hardware)", r"underlying (?:host|hardware)", r"instance retirement", r"scheduled retirement",
+        r"degraded hardware", r"system status check (?:failed|failure)", r"failed system status check", r"disk failure",
+        r"(?:az|availability zone) (?:outage|failure|impairment|power)", r"power (?:failure|outage)", r"hypervisor",
+        r"(?:ebs )?volume (?:failure|impaired)", r"network (?:hardware|device|switch) failure",
+    ),
+    "code-defect": _cue(
+        r"bug", r"software defect", r"code defect", r"defect in", r"regression(?! test)", r"null ?pointer\w*", r"nullpointerexception",
+        r"memory leak", r"unhandled exception", r"race condition", r"off-by-one", r"(?:faulty|bad|broken) (?:release|deploy\w*|build|commit|code|version)",
+        r"introduced (?:in|by) (?:release|version|v\d|the (?:latest |last |new )?(?:deploy\w*|release|build|version))", r"coding error",
+    ),
+    "config-drift": _cue(
+        r"config(?:uration)? drift", r"drift(?:ed)?", r"mis-?configur\w*", r"configuration (?:was |had been )?(?:changed|modified|altered)",
+        r"out of sync with (?:terraform|cloudformation|iac|the template|code)", r"manual(?:ly)? (?:changed?|edit(?:ed)?) (?:outside|in the console)",
+        r"(?:security group|sg|nacl|route|rule|policy|parameter group|setting|config)s? (?:was|were|had been|got) (?:changed|modified|removed|deleted|altered|overwritten)",
+        r"(?:wrong|incorrect) (?:setting|config\w*|parameter|value)",
+        r"(?:removed|changed|deleted|modified|edited) manually", r"manually (?:removed|changed|deleted|modified|edited)",
+        r"outside (?:of )?(?:terraform|cloudformation|iac|the pipeline|change control)",
+    ),
 }
 _HEDGE_BEFORE = re.compile(
     r"(?:\bnot|\bno|n't|\brule[ds]? out|\bunlikely|\bwhether|\bmight|\bmaybe|\bpossibl[ey]|\bcould (?:it )?be|\bsuspect\w*|\bperhaps"
@@ -149,14 +154,14 @@ _HEDGE_BEFORE = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 
-def _stated(pattern: re.Pattern[str], text: str, negation: re.Pattern[str]) -> list[re.Match[str]]:
-    """Matches not hedged or negated by the words just before them nor asked as a question."""
+def _stated(pattern: re.Pattern[str], text: str, negation: re.Pattern[str], questions: bool = True) -> list[re.Match[str]]:
+    """Matches not negated by the words just before them (nor asked as a question, unless `questions`)."""
     stated = []
     for match in pattern.finditer(text):
         if negation.search(text, max(0, match.start() - 60), match.start()):
             continue
         end = _SENTENCE_END.search(text, match.end())
-        if end and end.group() == "?":
+        if not questions and end and end.group() == "?":
             continue
         stated.append(match)
     return stated
@@ -234,13 +239,10 @@ def _change_type(priority: str, text: str) -> str:
 
 
 def _rca(text: str) -> str | None:
-    """The cause category the text states; the earliest stated one wins."""
-    best: tuple[int, str] | None = None
-    for category, pattern in _RCA.items():
-        stated = _stated(pattern, text, _HEDGE_BEFORE)
-        if stated and (best is None or stated[0].start() < best[0]):
-            best = (stated[0].start(), category)
-    return best[1] if best else None
+    """The cause category the text states. The most specific wins: "changed by mistake" is
+    human error even though a configuration changed; a vendor's or AWS's fault outranks the
+    symptom it caused."""
+    return next((category for category in _RCA if _stated(_RCA[category], text, _HEDGE_BEFORE, questions=False)), None)
 
 
 def _known_error(text: str, service: str | None, policy: Policy) -> KnownError | None:

@@ -224,7 +224,7 @@ _DECOY_WORDS = (
     r"incident|sr|change|cr|record|batch|shipment|consignment|parcel|customer number|member"
 )
 _ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
-_CONTEXT_WORD = re.compile(rf"(?<![a-z])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z])", re.I)
+_CONTEXT_WORD = re.compile(rf"(?<![a-z-])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z-])", re.I)
 _PHONE_PREFIX = re.compile(r"(?:\+\d{1,3}|\(\d{1,4}\))[ -]?$")
 _STRUCTURAL_BEFORE = re.compile(r"arn:aws[\w-]*:[\w-]*:[\w-]*:$|/$", re.I)
 _SIGNIN_AFTER = re.compile(r"\.signin\.aws|\.awsapps\.com|:(?:role|user|root|policy|instance|db|assumed-role)", re.I)
@@ -327,11 +327,15 @@ _RDS_NAMED = re.compile(
 )
 _BUCKET_NAMED = re.compile(r"(?=[b])\bbucket" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
 _ROLE_NAMED = re.compile(r"(?=[r])\brole" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
-# Parts that make a hyphenated word look like a resource name rather than English prose.
-_NAME_PARTS = frozenset(
-    "db rds sql pg mysql aurora postgres prod prd dev stg staging uat sit dr qa test primary replica "
-    "cluster core api data app apps web svc service payments orders logs backup backups archive bucket "
-    "assets static media reports role admin readonly deploy ci cd terraform lambda ecs eks ops sre".split()
+# Hyphenated English that follows "bucket", "role" or "database" in prose, not a name.
+_PROSE_COMPOUNDS = frozenset(
+    "cross-account cross-region bucket-level object-level read-only write-only read-write public-read server-side "
+    "well-known up-to-date end-to-end self-service fail-over cut-over follow-up built-in least-privilege "
+    "role-based multi-az single-az in-place point-in-time".split()
+)
+# Bare database identifiers: hyphenated names with a database word as one part (orders-db, sit-db-1).
+_DB_NAME = re.compile(
+    r"(?=[a-z])(?<![\w.-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:db|rds|aurora|replica|mysql|pg|postgres)(?:-[a-z0-9]+)*)(?![\w-]|\.\w)", re.I
 )
 
 
@@ -339,9 +343,8 @@ def _looks_like_name(name: str, quoted: bool) -> bool:
     """A resource name next to a noun like `bucket` or `role`, not an English word after it."""
     if quoted or re.search(r"\d", name):
         return True
-    parts = re.split(r"[-_.]", name.lower())
-    if len(parts) > 1:
-        return any(p in _NAME_PARTS for p in parts)
+    if re.search(r"[-_.]", name):
+        return name.lower() not in _PROSE_COMPOUNDS
     return bool(re.search(r"[a-z][A-Z]", name))  # CamelCase role names
 
 
@@ -372,6 +375,9 @@ def _resources(view: TicketText) -> _Found:
                 found.take(name.group(1).lower(), kind, name.start(1), name.end(1))
     for match in _S3_URL.finditer(text):
         found.take(match.group(1).lower(), "s3-bucket", match.start(1), match.end(1))
+    for match in _DB_NAME.finditer(text):
+        if not _in_ranges(arn_spans, match.start()):
+            found.take(match.group(1).lower(), "rds", match.start(1), match.end(1))
     for pattern, kind, lower in ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False)):
         for match in pattern.finditer(text):
             name = match.group(2).rstrip(".,;:-")
