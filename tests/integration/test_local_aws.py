@@ -212,3 +212,9 @@ def test_settings_come_from_the_airflow_connection(local_aws, monkeypatch):
     assert access.client("sts").get_caller_identity()["Account"] == org.MANAGEMENT_ACCOUNT_ID
     with pytest.raises(ReadOnlyViolation):
         access.client("ec2").stop_instances(InstanceIds=["i-0123456789abcdef0"])
+
+
+def test_scheduler_role_last_used_on_the_pilot_morning(aws):
+    iam = aws.assume_member(org.PILOT_ACCOUNT.account_id).client("iam")
+    last_used = iam.get_role(RoleName=seed_data.SCHEDULER_ROLE)["Role"]["RoleLastUsed"]
+    assert last_used["LastUsedDate"] == seed_data.PILOT_START_AT

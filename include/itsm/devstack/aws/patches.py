@@ -47,3 +47,9 @@ def install_account_ids() -> None:
 def set_launch_time(account_id: str, region: str, instance_id: str, when: datetime) -> None:
     """Backdate an instance: moto stamps `utcnow()` and no API can change it."""
     get_backend("ec2")[account_id][region].get_instance(instance_id).launch_time = when
+
+
+def set_role_last_used(account_id: str, role_name: str, when: datetime, region: str) -> None:
+    """RoleLastUsed of a role nobody assumed in this process (moto records only live use)."""
+    role = get_backend("iam")[account_id]["global"].get_role(role_name)
+    role.last_used, role.last_used_region = when, region

@@ -196,12 +196,14 @@ class Seeder:
         pilot = org.PILOT_ACCOUNT
         region = pilot.regions[0]
         ids = self.instance_ids[pilot.name]
+        patches.set_role_last_used(pilot.account_id, data.SCHEDULER_ROLE,
+                                   data.PILOT_START_AT, region)
         for index, instance in enumerate(ids):
             failed = index in data.PILOT_FAILED_INDEXES
             self.front.events.add(TrailEvent(
                 account_id=pilot.account_id, region=region, event_name="StopInstances",
                 event_source="ec2.amazonaws.com", event_time=data.PILOT_STOP_AT + timedelta(seconds=index),
-                username="InstanceSchedulerRole", resources=[("AWS::EC2::Instance", instance)],
+                username=data.SCHEDULER_ROLE, resources=[("AWS::EC2::Instance", instance)],
                 request_parameters={"instancesSet": {"items": [{"instanceId": instance}]}},
                 error_code=data.PILOT_ERROR_CODE if failed else None,
                 error_message=data.PILOT_ERROR_MESSAGE.format(instance=instance) if failed else None,
@@ -210,7 +212,7 @@ class Seeder:
                 self.front.events.add(TrailEvent(
                     account_id=pilot.account_id, region=region, event_name="StartInstances",
                     event_source="ec2.amazonaws.com", event_time=data.PILOT_START_AT + timedelta(seconds=index),
-                    username="InstanceSchedulerRole", resources=[("AWS::EC2::Instance", instance)],
+                    username=data.SCHEDULER_ROLE, resources=[("AWS::EC2::Instance", instance)],
                     request_parameters={"instancesSet": {"items": [{"instanceId": instance}]}},
                 ))
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from include.itsm.devstack.demo import org
 
+SCHEDULER_ROLE = "InstanceSchedulerRole"  # the pilot's scheduler identity in CloudTrail
 RANDOM_SEED = 180  # moto's /moto-api/seed: makes resource ids reproducible run to run
 INSTANCE_TYPES = ("t3.medium", "m5.large", "t3.large", "c5.xlarge", "r5.large")
 FIRST_LAUNCH = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
@@ -107,7 +108,7 @@ ROLES = tuple(
     Role(a.name, name, service)
     for a in org.ACCOUNTS
     for name, service in (("ec2-app-instance-role", "ec2.amazonaws.com"), ("lambda-ops-role", "lambda.amazonaws.com"))
-) + (Role("sandbox", "InstanceSchedulerRole", "scheduler.amazonaws.com"),)
+) + (Role(org.PILOT_ACCOUNT.name, SCHEDULER_ROLE, "scheduler.amazonaws.com"),)
 
 ALARMS = (
     Alarm("prod-core", "prod-core-web-cpu-high", "AWS/EC2", "CPUUtilization", ("InstanceId", "{prod-core:0}"),
@@ -138,7 +139,6 @@ PILOT_FAILED_INDEXES = (4, 11)  # sandbox instances whose StopInstances failed
 PILOT_ERROR_CODE = "Client.UnauthorizedOperation"
 PILOT_ERROR_MESSAGE = ("Instance scheduler refused to stop {instance}: 2 active user sessions (SSM) detected; "
                        "the instance is protected while sessions are open")
-SCHEDULER_ROLE_ARN = f"arn:aws:iam::{org.PILOT_ACCOUNT.account_id}:role/InstanceSchedulerRole"
 
 # Cost Explorer (management account). Compute share = EC2_COMPUTE / total ~= 1.88 %.
 EC2_COMPUTE_SERVICE = "Amazon Elastic Compute Cloud - Compute"
