@@ -333,10 +333,11 @@ _PROSE_COMPOUNDS = frozenset(
     "well-known up-to-date end-to-end self-service fail-over cut-over follow-up built-in least-privilege "
     "role-based multi-az single-az in-place point-in-time".split()
 )
-# Bare database identifiers: hyphenated names with a database word as one part (orders-db, sit-db-1).
-_DB_NAME = re.compile(
-    r"(?=[a-z])(?<![\w.-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:db|rds|aurora|replica|mysql|pg|postgres)(?:-[a-z0-9]+)*)(?![\w-]|\.\w)", re.I
-)
+# Bare database identifiers: hyphenated names with a database word as one part (orders-db,
+# sit-db-1). Found from the cheap `-db` anchor, then the name is read around it.
+_DB_ANCHOR = re.compile(r"-(?:db|rds|aurora|replica|mysql|pg|postgres)(?![a-z0-9])", re.I)
+_DB_LEFT = re.compile(r"(?<![\w.-])[a-z][a-z0-9-]{0,62}$", re.I)
+_DB_RIGHT = re.compile(r"(?:-[a-z0-9]+){0,4}(?![\w-]|\.\w)", re.I)
 
 
 def _looks_like_name(name: str, quoted: bool) -> bool:
@@ -375,9 +376,11 @@ def _resources(view: TicketText) -> _Found:
                 found.take(name.group(1).lower(), kind, name.start(1), name.end(1))
     for match in _S3_URL.finditer(text):
         found.take(match.group(1).lower(), "s3-bucket", match.start(1), match.end(1))
-    for match in _DB_NAME.finditer(text):
-        if not _in_ranges(arn_spans, match.start()):
-            found.take(match.group(1).lower(), "rds", match.start(1), match.end(1))
+    for match in _DB_ANCHOR.finditer(text):
+        left = _DB_LEFT.search(text, max(0, match.start() - 63), match.start())
+        right = _DB_RIGHT.match(text, match.end())
+        if left and right and not _in_ranges(arn_spans, left.start()):
+            found.take(text[left.start() : right.end()].lower(), "rds", left.start(), right.end())
     for pattern, kind, lower in ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False)):
         for match in pattern.finditer(text):
             name = match.group(2).rstrip(".,;:-")
@@ -443,11 +446,11 @@ def _service(source: str, summary_end: int, resources: list[Extracted], policy: 
 
 _ENV_NEGATION_BEFORE = re.compile(r"(?:\bnot|\bno|\bnon|\bexcept|\bother than|\bnothing in|\boutside(?: of)?)[\s-]{1,3}(?:the\s|in\s)?$", re.I)
 _ENV_NEGATION_AFTER = re.compile(
-    r"^[\w-]{0,20}\s{0,2}(?:env\w*\s{1,2}|account\s{1,2}|systems?\s{1,2})?(?:is|are|was|were|remains?|looks?)?\s{0,2}"
+    r"[\w-]{0,20}\s{0,2}(?:env\w*\s{1,2}|account\s{1,2}|systems?\s{1,2})?(?:is|are|was|were|remains?|looks?)?\s{0,2}"
     r"(?:not affected|unaffected|not impacted|unimpacted|fine|ok\b|okay|healthy|working fine)",
     re.I,
 )
-_ENV_QUALIFIER_AFTER = re.compile(r"^[-_]|^\s{0,2}(?:env|environment|account|stack|vpc|cluster)\b", re.I)
+_ENV_QUALIFIER_AFTER = re.compile(r"[-_]|\s{0,2}(?:env|environment|account|stack|vpc|cluster)\b", re.I)
 
 
 def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
