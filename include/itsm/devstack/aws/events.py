@@ -96,7 +96,7 @@ class TrailEvent(BaseModel):
         return event
 
 
-class LookupError_(ValueError):
+class TrailLookupError(ValueError):
     """A LookupEvents request AWS would reject (becomes InvalidLookupAttributesException etc.)."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -119,14 +119,14 @@ class EventStore:
         """LookupEvents: newest first, one LookupAttribute, MaxResults <= 50, NextToken paging."""
         attrs = request.get("LookupAttributes") or []
         if len(attrs) > 1:
-            raise LookupError_("InvalidLookupAttributesException", "only one lookup attribute is allowed")
+            raise TrailLookupError("InvalidLookupAttributesException", "only one lookup attribute is allowed")
         limit = int(request.get("MaxResults") or LOOKUP_MAX_RESULTS)
         if not 1 <= limit <= LOOKUP_MAX_RESULTS:
-            raise LookupError_("InvalidMaxResultsException", f"MaxResults must be 1..{LOOKUP_MAX_RESULTS}")
+            raise TrailLookupError("InvalidMaxResultsException", f"MaxResults must be 1..{LOOKUP_MAX_RESULTS}")
         start = _ts(request.get("StartTime"))
         end = _ts(request.get("EndTime"))
         if start and end and start > end:
-            raise LookupError_("InvalidTimeRangeException", "StartTime is after EndTime")
+            raise TrailLookupError("InvalidTimeRangeException", "StartTime is after EndTime")
         with self._lock:
             found = [e for e in self._events if e.account_id == account_id and e.region == region]
         found = [e for e in found if (not start or e.event_time >= start) and (not end or e.event_time <= end)]
@@ -143,7 +143,7 @@ class EventStore:
                 "ReadOnly": lambda e: value == "false",
             }.get(key)
             if match is None:
-                raise LookupError_("InvalidLookupAttributesException", f"unknown AttributeKey {key}")
+                raise TrailLookupError("InvalidLookupAttributesException", f"unknown AttributeKey {key}")
             found = [e for e in found if match(e)]
         found.sort(key=lambda e: (e.event_time, e.event_id), reverse=True)
         offset = _decode_token(request.get("NextToken"))
@@ -171,4 +171,4 @@ def _decode_token(token: str | None) -> int:
             return int(offset)
     except ValueError:
         pass
-    raise LookupError_("InvalidNextTokenException", "invalid NextToken")
+    raise TrailLookupError("InvalidNextTokenException", "invalid NextToken")

@@ -13,7 +13,7 @@ from moto.backends import get_backend
 from moto.iam.models import get_account_id_from
 
 from include.itsm.devstack.aws import config_select
-from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, LookupError_, TrailEvent
+from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, TrailLookupError, TrailEvent
 
 CONFIG_SELECT = "StarlingDoveService.SelectAggregateResourceConfig"
 CLOUDTRAIL_LOOKUP = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
@@ -177,15 +177,14 @@ class AwsFront:
     def _lookup_events(self, caller: Caller, request: dict) -> tuple[int, dict]:
         try:
             return 200, self.events.lookup(caller.account_id, caller.region, request)
-        except LookupError_ as exc:
+        except TrailLookupError as exc:
             return 400, {"__type": exc.code, "message": str(exc)}
 
     def _prime_cost_explorer(self, caller: Caller, body: bytes) -> None:
         """Moto hands queued CE results out by arrival order; answer by granularity instead."""
         result = self.ce_results.get(json.loads(body or b"{}").get("Granularity", "MONTHLY"))
-        backend = get_backend("ce")[caller.account_id]["global"]
         if result is not None:
-            backend.cost_usage_results.setdefault(body.decode(), result)
+            get_backend("ce")[caller.account_id]["global"].cost_usage_results.setdefault(body.decode(), result)
 
     def _record_write(self, caller: Caller, operation: str, body: bytes, status: int, response: bytes) -> None:
         params = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()} if body else {}
