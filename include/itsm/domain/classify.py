@@ -78,7 +78,7 @@ _REQUEST = _cue(
 _DISRUPTION = _cue(
     r"down", r"outage", r"unreachable", r"not reachable", r"unavailable", r"errors?", r"fail(?:ed|ing|ure|ures|s)?", r"time[ds]? ?out",
     r"timing out", r"5\d\d", r"50[234] ?s", r"degraded", r"latency", r"slow(?:ness)?", r"crash(?:ed|ing|es)?", r"not responding", r"unresponsive",
-    r"cannot", r"can(?:'|no)t", r"unable to", r"broken", r"stopped working", r"not working", r"in alarm", r"alarm", r"alert",
+    r"cannot", r"can(?:'|no)t", r"unable to", r"broke", r"broken", r"stopped working", r"not working", r"in alarm", r"alarm", r"alert",
     r"incident", r"impaired", r"throttl\w*", r"access denied", r"accessdenied", r"403", r"packet loss", r"high cpu", r"disk full",
     r"out of (?:memory|space|disk)", r"oom\w*", r"corrupt\w*", r"data loss", r"breach", r"compromised", r"exposed", r"leak(?:ed|ing)",
     r"won'?t (?:start|boot|launch|connect)", r"(?:doesn'?t|does not|do not|don'?t) (?:start|work|resolve|respond)",
@@ -273,8 +273,8 @@ def classify(
     """Step 3: ticket type, change sub-type, impact x urgency -> priority, SLA due, labels."""
     view = ticket_text(ticket)
     text = view.view("primary", KEYWORD_WINDOW)
-    if not text[view.summary_end :].strip():
-        text = view.view("history", KEYWORD_WINDOW)
+    if not text[view.summary_end :].strip():  # a reply that only says "see below"
+        text = text[: view.summary_end] + view.view("history", KEYWORD_WINDOW)[view.summary_end :]
     reasons: list[str] = []
     ticket_type = _ticket_type(text, reasons)
     env = intake.environment
