@@ -93,6 +93,8 @@ BUCKETS = (
     Bucket("dr-core", "kiwifreight-dr-core-backups", "us-west-2", versioning=True, lifecycle_days=35),
     Bucket("shared-services", "kiwifreight-shared-flow-logs", "ap-southeast-2", lifecycle_days=30),
     Bucket("sandbox", "kiwifreight-sandbox-tmp", "ap-southeast-2"),
+    Bucket("datalake-dev", "kiwifreight-datalake-dev-landing", "ap-southeast-2", lifecycle_days=7),
+    Bucket("staging-data", "kiwifreight-staging-data-fixtures", "ap-southeast-2", versioning=True),
 )
 FLOW_LOG_BUCKET = "kiwifreight-shared-flow-logs"
 
@@ -102,13 +104,20 @@ DATABASES = (
     Database("staging-core", "staging-core-orders-pg", "postgres", "db.t3.medium", 1),
     Database("dr-core", "dr-core-orders-pg", "postgres", "db.r5.large", 7, region="us-west-2"),
     Database("dev-apps", "dev-apps-mysql", "mysql", "db.t3.small", 0),
+    Database("analytics-dev", "analytics-dev-pg", "postgres", "db.t3.medium", 1),
+    Database("staging-core", "staging-core-orders-pg-ro", "postgres", "db.t3.medium", 0),
 )
 
 ROLES = tuple(
     Role(a.name, name, service)
     for a in org.ACCOUNTS
     for name, service in (("ec2-app-instance-role", "ec2.amazonaws.com"), ("lambda-ops-role", "lambda.amazonaws.com"))
-) + (Role(org.PILOT_ACCOUNT.name, SCHEDULER_ROLE, "scheduler.amazonaws.com"),)
+) + (
+    Role(org.PILOT_ACCOUNT.name, SCHEDULER_ROLE, "scheduler.amazonaws.com"),
+    Role("prod-core", "DatadogIntegrationRole", "ec2.amazonaws.com"),
+    Role("staging-core", "StagingTester", "ec2.amazonaws.com"),
+    Role("dev-core", "DevReadOnly", "ec2.amazonaws.com"),
+)
 
 ALARMS = (
     Alarm("prod-core", "prod-core-web-cpu-high", "AWS/EC2", "CPUUtilization", ("InstanceId", "{prod-core:0}"),
@@ -119,6 +128,14 @@ ALARMS = (
     Alarm("prod-payments", "prod-payments-ledger-free-storage-low", "AWS/RDS", "FreeStorageSpace",
           ("DBInstanceIdentifier", "prod-payments-ledger-mysql"), 10 * 1024**3, "LessThanThreshold", "ALARM",
           "Threshold Crossed: 1 datapoint [4.2E9] was less than the threshold (1.073741824E10)"),
+    Alarm("dr-core", "dr-core-orders-pg-replica-lag", "AWS/RDS", "ReplicaLag",
+          ("DBInstanceIdentifier", "dr-core-orders-pg"), 300.0, "GreaterThanThreshold", "ALARM",
+          "Threshold Crossed: 3 datapoints [1840.0, 1620.0, 1410.0] were greater than the threshold (300.0)",
+          region="us-west-2"),
+    Alarm("dr-core", "dr-core-backups-replication-latency", "AWS/S3", "ReplicationLatency",
+          ("SourceBucket", "kiwifreight-prod-core-artifacts"), 900.0, "GreaterThanThreshold", "ALARM",
+          "Threshold Crossed: 3 datapoints [5412.0, 4980.0, 4623.0] were greater than the threshold (900.0)",
+          region="us-west-2"),
     Alarm("staging-core", "staging-core-api-cpu-high", "AWS/EC2", "CPUUtilization", ("InstanceId", "{staging-core:1}"),
           85.0, "GreaterThanThreshold", "OK", "Threshold Crossed: no datapoints were greater than the threshold"),
 )
@@ -129,6 +146,8 @@ METRIC_SERIES = {
     "prod-core-alb-5xx": (INCIDENT_DAY, 5, (0, 1, 0, 3, 40, 212, 412, 388, 150, 12, 2, 0)),
     "prod-payments-ledger-free-storage-low": (
         INCIDENT_DAY - timedelta(days=6), 24 * 60, tuple(v * 1024**3 for v in (48, 41, 33, 25, 17, 9, 4.2))),
+    "dr-core-orders-pg-replica-lag": (INCIDENT_DAY, 5, (2, 3, 40, 410, 980, 1410, 1620, 1840, 1200, 300)),
+    "dr-core-backups-replication-latency": (INCIDENT_DAY, 5, (120, 180, 900, 4623, 4980, 5412, 3100, 800)),
     "staging-core-api-cpu-high": (INCIDENT_DAY, 5, (15, 18, 20, 22, 19, 17)),
 }
 
