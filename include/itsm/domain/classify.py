@@ -83,9 +83,9 @@ _DISRUPTION = _cue(
     r"out of (?:memory|space|disk)", r"oom\w*", r"corrupt\w*", r"data loss", r"breach", r"compromised", r"exposed", r"leak(?:ed|ing)",
     r"won'?t (?:start|boot|launch|connect)", r"(?:doesn'?t|does not|do not|don'?t) (?:start|work|resolve|respond)",
     r"not (?:resolving|starting|loading)", r"flapp(?:ing|s)", r"drop(?:ping|s|ped)", r"block(?:ing|s|ed)", r"terminated", r"deleted",
-    r"lost", r"missing", r"stuck", r"(?:restart|reboot)(?:s|ed|ing)", r"hung", r"hang(?:ing|s)?", r"exhausted", r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"erreur", r"障害", r"エラー", r"停止",
+    r"lost", r"missing", r"stuck", r"couldn'?t", r"could not", r"(?:restart|reboot)(?:s|ed|ing)", r"hung", r"hang(?:ing|s)?", r"exhausted", r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"erreur", r"障害", r"エラー", r"停止",
 )
-_NEGATED_DISRUPTION = re.compile(r"(?:\bno|\bwithout|\bavoid|\bprevent|\bminimi[sz]e|\bzero|\bnot expecting|\bexpect no)\s+(?:\w+\s+)?$", re.I)
+_NEGATED_DISRUPTION = re.compile(r"(?:\bnot|\bno|\bwithout|\bavoid|\bprevent|\bminimi[sz]e|\bzero|\bnot expecting|\bexpect no)\s+(?:\w+\s+)?$", re.I)
 _URGENT = _cue(
     r"urgent(?:ly)?", r"asap", r"immediately", r"right now", r"critical", r"sev ?[01]", r"severity ?[01]", r"p[01]", r"emergency",
     r"blocking", r"blocker", r"blocked", r"as soon as possible", r"today", r"by eod", r"end of day", r"tonight", r"now", r"dringend", r"urgente",
@@ -117,7 +117,8 @@ _NORMAL = _cue(r"normal change", r"cab review", r"requires? cab")
 _RCA = {  # most specific cause first
     "human-error": _cue(
         r"human error", r"accidental(?:ly)?", r"by mistake", r"mistakenly", r"inadvertent(?:ly)?", r"fat[- ]finger\w*", r"operator error",
-        r"someone (?:deleted|removed|terminated|changed|ran|dropped)", r"(?:ran|run) .{0,30}(?:against|in) (?:the wrong|prod)", r"typo in",
+        r"someone (?:deleted|removed|terminated|changed|ran|dropped)",
+        r"(?:deleted|removed|terminated|changed|dropped|disabled) by (?:someone|an? (?:engineer|operator|admin\w*|user|colleague))", r"(?:ran|run) .{0,30}(?:against|in) (?:the wrong|prod)", r"typo in",
         r"wrong (?:account|environment|instance|cluster|bucket)",
     ),
     "3rd-party": _cue(

@@ -225,6 +225,8 @@ _DECOY_WORDS = (
 )
 _ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
 _CONTEXT_WORD = re.compile(rf"(?<![a-z-])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z-])", re.I)
+# A decoy word names the number only when it stands right before it ("PO #", "order no.").
+_DECOY_GAP = re.compile(r"\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}", re.I)
 _PHONE_PREFIX = re.compile(r"(?:\+\d{1,3}|\(\d{1,4}\))[ -]?$")
 _STRUCTURAL_BEFORE = re.compile(r"arn:aws[\w-]*:[\w-]*:[\w-]*:$|/$", re.I)
 _SIGNIN_AFTER = re.compile(r"\.signin\.aws|\.awsapps\.com|:(?:role|user|root|policy|instance|db|assumed-role)", re.I)
@@ -240,14 +242,14 @@ def _account_decoy_reason(text: str, start: int, end: int, digits: str) -> str |
         return None
     if _PHONE_PREFIX.search(before):
         return "phone number (country or area code)"
-    nearest_account, nearest_decoy = -1, -1
+    nearest_account, nearest_decoy = -1, None
     for word in _CONTEXT_WORD.finditer(before):
         if word.group(1):
             nearest_account = word.start()
-        else:
-            nearest_decoy = word.start()
-    if nearest_decoy > nearest_account:
-        return f"decoy context ({before[nearest_decoy:].split()[0].strip(':#').lower()} number)"
+        elif _DECOY_GAP.fullmatch(before, word.end()):
+            nearest_decoy = word
+    if nearest_decoy and nearest_decoy.start() > nearest_account:
+        return f"decoy context ({nearest_decoy.group().lower()} number)"
     if nearest_account < 0 and _TIMESTAMP.match(digits):
         return "timestamp (YYYYMMDDhhmm)"
     return None

@@ -108,7 +108,7 @@ class ServiceCatalogue(_Strict):
             domain="cloudops",
             keywords=(
                 "s3", "bucket", "buckets", "ebs", "volume", "volumes", "snapshot", "snapshots",
-                "efs", "fsx", "glacier", "storage", "disk", "object lock", "lifecycle rule",
+                "efs", "fsx", "glacier", "storage", "disk", "object lock", "lifecycle rule", "backup", "aws backup",
             ),
         ),
         ServiceType(
