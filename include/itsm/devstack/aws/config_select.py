@@ -71,7 +71,7 @@ def _ec2_items(account_id: str) -> Iterator[dict]:
                     "vpcId": inst.vpc_id,
                     "subnetId": inst.subnet_id,
                     "privateIpAddress": inst.private_ip,
-                    "placement": {"availabilityZone": inst.placement},
+                    "placement": {"availabilityZone": inst.placement.availability_zone},
                 }, [{"Key": t["key"], "Value": t["value"]} for t in tags])
         for vpc in list(ec2.vpcs.values()):
             yield _item(account_id, region, "AWS::EC2::VPC", vpc.id, None, {
