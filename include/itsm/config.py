@@ -41,6 +41,8 @@ class Customer(BaseModel):
     regions: list[str] = Field(default_factory=lambda: ["ap-southeast-2"])
     time_zone: str = "UTC"
     env_tag_key: str = "env"
+    # Env tag values the customer's tooling (e.g. the instance scheduler) recognises; others are a tag gap.
+    standard_env_values: list[str] = Field(default_factory=lambda: ["prod", "staging", "dev", "dr", "preprod", "sit"])
 
 
 class Runtime(BaseModel):

@@ -14,17 +14,6 @@ from pydantic import BaseModel, Field
 
 from include.itsm.domain.artifact import Artifact, Provenance
 
-# Config resource types per service type (the seed's "Discovery Scope" table).
-RESOURCE_TYPES_BY_SERVICE: dict[str, tuple[str, ...]] = {
-    "compute": ("AWS::EC2::Instance",),
-    "storage": ("AWS::S3::Bucket",),
-    "network": ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup", "AWS::EC2::NetworkAcl",
-                "AWS::EC2::FlowLog"),
-    "database": ("AWS::RDS::DBInstance",),
-    "identity": ("AWS::IAM::Role",),
-}
-
-
 class AccountInfo(BaseModel):
     account_id: str
     name: str = ""

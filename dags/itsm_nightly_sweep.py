@@ -1,0 +1,75 @@
+"""Nightly sweep: one org-wide discovery, then steps 1-3 for every open OPS ticket, in batches.
+
+Wiring only: the logic is `include.itsm.application.sweep`. Batches are mapped tasks (never
+one task per ticket); a bad ticket is reported in the summary and never fails its batch.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from include.itsm.config import settings
+
+RUNTIME = settings().runtime
+
+
+@dag(
+    dag_id="itsm_nightly_sweep",
+    schedule=RUNTIME.sweep_schedule,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=False,
+    tags=["itsm", "sweep"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    params={
+        "execute": Param(RUNTIME.annotations_enabled, type="boolean",
+                         description="write the ITSM assessment comment on each ticket (labels never: they wait for the labels gate)"),
+        "max_tickets": Param(None, type=["null", "integer"], minimum=1, description="stop after this many tickets"),
+        "jql": Param(None, type=["null", "string"], description="extra JQL to narrow the open OPS tickets"),
+    },
+    doc_md=__doc__,
+)
+def itsm_nightly_sweep():
+    @task
+    def fetch_open_tickets(params=None) -> list[list[str]]:
+        from include.itsm.airflow.runtime import task_context
+        from include.itsm.application.sweep import batches, fetch_open_keys
+
+        keys = fetch_open_keys(task_context(), params["jql"], params["max_tickets"])
+        return batches(keys, RUNTIME.sweep_batch_size)
+
+    @task
+    def discover_org() -> dict:
+        from include.itsm.airflow.runtime import task_context
+        from include.itsm.application.sweep import snapshot_org
+
+        return snapshot_org(task_context())
+
+    @task(max_active_tis_per_dagrun=4)
+    def assess_batch(keys: list[str], snapshot: dict, params=None) -> list[dict]:
+        from include.itsm.airflow.runtime import task_context
+        from include.itsm.application.sweep import assess_batch as run_batch
+
+        ctx = task_context(execute=params["execute"])
+        return run_batch(ctx, keys, snapshot["run_id"], annotate=params["execute"])
+
+    @task(trigger_rule="all_done")
+    def summarize(outcomes, snapshot: dict, fetched: list[list[str]]) -> dict:
+        from include.itsm.airflow.runtime import task_context
+        from include.itsm.application.sweep import summarize as write_summary
+
+        flat = [outcome for batch in (outcomes or []) for outcome in batch]
+        summary = write_summary(task_context(), flat, snapshot or {}, [k for batch in fetched for k in batch])
+        return {"tickets": summary.tickets, "succeeded": summary.succeeded, "failed": summary.failed}
+
+    fetched = fetch_open_tickets()
+    snapshot = discover_org()
+    outcomes = assess_batch.partial(snapshot=snapshot).expand(keys=fetched)
+    summarize(outcomes, snapshot, fetched)
+
+
+itsm_nightly_sweep()

@@ -1,0 +1,95 @@
+"""Steps 1-3 for one ticket: read it, intake, discover against the snapshot, classify.
+
+Written once and used by the nightly sweep's batches, `itsm classify`, `itsm sweep` and the
+lifecycle. Each step leaves its artifact and an audit entry; the optional ITSM comment is
+sent only when the run executes (otherwise the adapter records it as a planned request).
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, Field
+
+from include.itsm.application.context import RunContext
+from include.itsm.application.discovery import discover_ticket
+from include.itsm.domain.assessment import IntakeArtifact, LabelProposal, assessment_comment, propose_labels
+from include.itsm.domain.classify import classify, lint_labels
+from include.itsm.domain.discover import Discovery
+from include.itsm.domain.intake import extract
+from include.itsm.domain.inventory import InventorySnapshot
+from include.itsm.domain.ticket import Ticket
+
+
+class Assessment(BaseModel):
+    """The three artifacts of one ticket, as returned to callers (the store holds the same)."""
+
+    ticket: Ticket
+    intake: IntakeArtifact
+    discovery: Discovery
+    proposal: LabelProposal
+    planned_requests: list[dict] = Field(default_factory=list)
+
+
+class TicketOutcome(BaseModel):
+    """One line of a sweep batch's result (small: it travels through XCom)."""
+
+    key: str
+    ok: bool
+    error: str | None = None
+    ticket_type: str | None = None
+    change_type: str | None = None
+    priority: str | None = None
+    summary: str | None = None
+    resource_count: int | None = None
+    account_count: int | None = None
+    seconds: float = 0.0
+
+
+def assess_ticket(ctx: RunContext, ticket: Ticket, snapshot: InventorySnapshot, *, annotate: bool = False) -> Assessment:
+    """Steps 1-3 for `ticket`; writes intake/discover/classify artifacts under this run."""
+    policy = ctx.settings.policy
+    key = ticket.key
+    intake = IntakeArtifact(key=key, step="intake", run_id=ctx.run_id, mode=ctx.mode, summary=ticket.summary,
+                            issue_type_as_filed=ticket.issue_type,
+                            result=extract(ticket, policy, org_accounts=snapshot.org_account_ids() or None))
+    ctx.evidence.write(key, ctx.run_id, "intake", intake)
+    discovery = discover_ticket(ctx, key, intake.result, snapshot, set(ctx.customer.standard_env_values))
+    ctx.evidence.write(key, ctx.run_id, "discover", discovery)
+    classification = classify(ticket, intake.result, policy, discovery.summary())
+    to_add, to_remove = propose_labels(ticket.labels, classification)
+    proposal = LabelProposal(key=key, step="classify", run_id=ctx.run_id, mode=ctx.mode,
+                             classification=classification, existing_labels=ticket.labels,
+                             findings=lint_labels(ticket.labels, policy), labels_to_add=to_add,
+                             labels_to_remove=to_remove)
+    ctx.evidence.write(key, ctx.run_id, "classify", proposal)
+    planned_before = len(ctx.jira.planned)
+    if annotate:
+        ctx.jira.upsert_step_comment(key, "assessment", assessment_comment(discovery, proposal))
+    planned = [p.model_dump() for p in ctx.jira.planned[planned_before:]]
+    ctx.evidence.audit(key, actor=ctx.actor, action=ctx.mode, step="intake+discover+classify", run_id=ctx.run_id,
+                       detail={"priority": classification.priority, "ticket_type": classification.ticket_type,
+                               "resources": discovery.resource_count, "annotated": annotate and ctx.execute,
+                               "planned_requests": len(planned)})
+    return Assessment(ticket=ticket, intake=intake, discovery=discovery, proposal=proposal, planned_requests=planned)
+
+
+def assess_keys(ctx: RunContext, keys: list[str], snapshot: InventorySnapshot, *, annotate: bool = False
+                ) -> list[TicketOutcome]:
+    """A batch: every ticket gets an outcome; one bad ticket is reported, never fails the batch."""
+    outcomes = []
+    for key in keys:
+        started = time.monotonic()
+        try:
+            result = assess_ticket(ctx, ctx.jira.get_ticket(key), snapshot, annotate=annotate)
+        except Exception as exc:  # noqa: BLE001 - any failure is this ticket's, reported with its reason
+            outcomes.append(TicketOutcome(key=key, ok=False, error=f"{type(exc).__name__}: {exc}"[:500],
+                                          seconds=round(time.monotonic() - started, 3)))
+            continue
+        c = result.proposal.classification
+        outcomes.append(TicketOutcome(key=key, ok=True, ticket_type=c.ticket_type, change_type=c.change_type,
+                                      priority=c.priority, summary=result.ticket.summary[:200],
+                                      resource_count=result.discovery.resource_count,
+                                      account_count=result.discovery.account_count,
+                                      seconds=round(time.monotonic() - started, 3)))
+    return outcomes

@@ -1,0 +1,149 @@
+"""The nightly sweep: one org-wide snapshot, then steps 1-3 for every open OPS ticket, in batches.
+
+The DAG maps `assess_batch` over batches of keys (never one task per ticket); `itsm sweep`
+runs the same functions in-process. The summary artifact and the manifest (the tickets the
+lifecycle DAG generator reads) are written last, from the batches' small outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from include.itsm.application.assess import TicketOutcome, assess_keys
+from include.itsm.application.context import RunContext
+from include.itsm.application.discovery import take_org_snapshot
+from include.itsm.domain.artifact import Artifact
+from include.itsm.domain.inventory import InventorySnapshot
+
+SNAPSHOT_KEY = "_org"
+SUMMARY_KEY = "_sweep"
+
+
+def fetch_open_keys(ctx: RunContext, jql: str | None = None, max_tickets: int | None = None) -> list[str]:
+    """Open tickets of the customer's project, oldest first (paginated JQL)."""
+    keys = []
+    for ticket in ctx.jira.search_open_tickets(ctx.customer.jira_project, jql=jql):
+        keys.append(ticket.key)
+        if max_tickets and len(keys) >= max_tickets:
+            break
+    return keys
+
+
+def batches(keys: list[str], size: int) -> list[list[str]]:
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
+
+
+def snapshot_org(ctx: RunContext) -> dict:
+    """Take and store the run's one org-wide snapshot; return its small description for XCom."""
+    snapshot = take_org_snapshot(ctx)
+    ctx.evidence.write(SNAPSHOT_KEY, ctx.run_id, "discover", snapshot)
+    return {"run_id": ctx.run_id, "resources": len(snapshot.resources), "accounts": len(snapshot.accounts),
+            "errors": len(snapshot.errors), "api_calls": sum(snapshot.api_calls.values())}
+
+
+def load_snapshot(ctx: RunContext, snapshot_run_id: str) -> InventorySnapshot:
+    return ctx.evidence.read(SNAPSHOT_KEY, snapshot_run_id, "discover", InventorySnapshot)
+
+
+def assess_batch(ctx: RunContext, keys: list[str], snapshot_run_id: str, *, annotate: bool) -> list[dict]:
+    """One mapped task: steps 1-3 for each key; outcomes as plain dicts (small XCom)."""
+    snapshot = load_snapshot(ctx, snapshot_run_id)
+    return [o.model_dump(mode="json") for o in assess_keys(ctx, keys, snapshot, annotate=annotate)]
+
+
+class SweepSummary(Artifact):
+    tickets: int
+    succeeded: int
+    failed: int
+    by_type: dict[str, int] = Field(default_factory=dict)
+    by_priority: dict[str, int] = Field(default_factory=dict)
+    failures: list[dict] = Field(default_factory=list)  # {"key", "error"}
+    snapshot: dict = Field(default_factory=dict)
+    seconds_per_ticket: dict[str, float] = Field(default_factory=dict)  # mean, max
+    manifest_path: str = ""
+
+
+class ManifestEntry(BaseModel):
+    key: str
+    ticket_type: str | None = None
+    change_type: str | None = None
+    priority: str | None = None
+    summary: str = ""
+    on_demand: bool = False  # added by `itsm lifecycle KEY`, kept until the ticket closes
+    updated: datetime
+
+
+class Manifest(BaseModel):
+    """The tickets the lifecycle DAG generator builds DAG pairs for (a local file next to the DAGs)."""
+
+    generated: datetime
+    tickets: dict[str, ManifestEntry] = Field(default_factory=dict)
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    path = Path(path)
+    if not path.exists():
+        return Manifest(generated=datetime.now(timezone.utc))
+    return Manifest.model_validate_json(path.read_text())
+
+
+def write_manifest(path: str | Path, manifest: Manifest) -> None:
+    """Atomic replace: the DAG processor never parses half a manifest."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(manifest.model_dump_json(indent=2))
+    os.replace(tmp, path)
+
+
+def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str]) -> Manifest:
+    """This sweep's successes replace their entries; closed tickets leave unless added on demand."""
+    now = datetime.now(timezone.utc)
+    tickets = {key: entry for key, entry in current.tickets.items() if key in open_keys or entry.on_demand}
+    for outcome in outcomes:
+        if outcome.ok:
+            previous = tickets.get(outcome.key)
+            tickets[outcome.key] = ManifestEntry(
+                key=outcome.key, ticket_type=outcome.ticket_type, change_type=outcome.change_type,
+                priority=outcome.priority, summary=outcome.summary or "", updated=now,
+                on_demand=bool(previous and previous.on_demand))
+    return Manifest(generated=now, tickets=dict(sorted(tickets.items())))
+
+
+def summarize(ctx: RunContext, outcome_dicts: list[dict], snapshot: dict, open_keys: list[str]) -> SweepSummary:
+    """The run summary artifact and the refreshed manifest."""
+    outcomes = [TicketOutcome.model_validate(o) for o in outcome_dicts]
+    ok = [o for o in outcomes if o.ok]
+    manifest_path = ctx.settings.runtime.manifest_path
+    write_manifest(manifest_path, merge_manifest(read_manifest(manifest_path), outcomes, set(open_keys)))
+    durations = [o.seconds for o in outcomes] or [0.0]
+    summary = SweepSummary(
+        key=SUMMARY_KEY, step="sweep", run_id=ctx.run_id, mode=ctx.mode, tickets=len(outcomes),
+        succeeded=len(ok), failed=len(outcomes) - len(ok),
+        by_type=dict(Counter((o.ticket_type or "?") + (f"/{o.change_type}" if o.change_type else "") for o in ok)),
+        by_priority=dict(sorted(Counter(o.priority or "?" for o in ok).items())),
+        failures=[{"key": o.key, "error": o.error} for o in outcomes if not o.ok],
+        snapshot=snapshot, manifest_path=str(manifest_path),
+        seconds_per_ticket={"mean": round(sum(durations) / len(durations), 3), "max": max(durations)},
+    )
+    ctx.evidence.write(SUMMARY_KEY, ctx.run_id, "summary", summary)
+    return summary
+
+
+def run_sweep(ctx: RunContext, *, jql: str | None = None, max_tickets: int | None = None) -> SweepSummary:
+    """The whole sweep in-process (`itsm sweep`), the same functions the DAG's tasks call."""
+    keys = fetch_open_keys(ctx, jql, max_tickets)
+    snapshot = snapshot_org(ctx)
+    outcomes: list[dict] = []
+    for batch in batches(keys, ctx.settings.runtime.sweep_batch_size):
+        outcomes += assess_batch(ctx, batch, ctx.run_id, annotate=ctx.execute)
+    return summarize(ctx, outcomes, snapshot, keys)

@@ -1,0 +1,108 @@
+"""Every DAG file parses cleanly, cheaply and without touching the metadata DB or connections.
+
+The parse runs in a child process whose environment holds no AIRFLOW_CONN_* values, so a
+connection or Variable lookup must go to the metadata DB; every connect and statement sent to
+any SQLAlchemy engine there is recorded, and the test requires none.
+"""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARSE_SCRIPT = """
+import json, time
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+db_activity = []
+event.listen(Engine, "do_connect", lambda *a: db_activity.append("connect"))
+event.listen(Engine, "before_cursor_execute", lambda conn, cursor, statement, *a: db_activity.append(statement[:200]))
+from airflow.dag_processing.dagbag import DagBag
+started = time.monotonic()
+bag = DagBag(dag_folder={folder!r}, safe_mode=False)
+elapsed = time.monotonic() - started
+print(json.dumps({{
+    "seconds": elapsed,
+    "db_activity": db_activity,
+    "errors": {{k: str(v)[-2000:] for k, v in bag.import_errors.items()}},
+    "dags": {{dag_id: {{
+        "tags": sorted(dag.tags),
+        "tasks": [{{"task_id": t.task_id, "retries": t.retries, "operator": type(t).__name__}} for t in dag.tasks],
+    }} for dag_id, dag in bag.dags.items()}},
+}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path_factory.mktemp('parse-db') / 'empty.db'}"
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    result = subprocess.run([sys.executable, "-c", PARSE_SCRIPT.format(folder=str(REPO_ROOT / "dags"))],
+                            env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_no_import_errors(parsed):
+    assert parsed["errors"] == {}
+
+
+def test_parsing_touches_no_database_and_no_connection(parsed):
+    assert parsed["db_activity"] == []
+
+
+def test_parsing_is_cheap(parsed):
+    assert parsed["seconds"] < 10, f"parsing dags/ took {parsed['seconds']:.1f}s"
+
+
+def test_the_product_dags_are_present(parsed):
+    assert "itsm_nightly_sweep" in parsed["dags"]
+
+
+def test_every_dag_is_tagged(parsed):
+    for dag_id, dag in parsed["dags"].items():
+        assert "itsm" in dag["tags"], dag_id
+
+
+def test_every_task_retries_except_human_approvals(parsed):
+    for dag_id, dag in parsed["dags"].items():
+        for task in dag["tasks"]:
+            if task["operator"] == "ApprovalOperator":
+                assert task["retries"] == 0, f"{dag_id}.{task['task_id']}: a retried approval re-opens the vote"
+            else:
+                assert task["retries"] >= 2, f"{dag_id}.{task['task_id']} retries {task['retries']}"
+
+
+FORBIDDEN_AT_TOP_LEVEL = ("Variable.get", "get_connection", "Connection.get", "requests.", "boto3.", "urlopen")
+
+
+def _top_level_calls(tree: ast.Module) -> list[str]:
+    """Calls that run at import: everything outside function bodies (decorators included)."""
+    found = []
+
+    def visit(node, in_function):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for decorator in getattr(node, "decorator_list", []):
+                visit(decorator, in_function)
+            in_function = True
+        if isinstance(node, ast.Call) and not in_function:
+            found.append(ast.unparse(node.func))
+        for child in ast.iter_child_nodes(node):
+            if child not in getattr(node, "decorator_list", []):
+                visit(child, in_function)
+
+    visit(tree, False)
+    return found
+
+
+@pytest.mark.parametrize("dag_file", sorted((REPO_ROOT / "dags").glob("*.py")), ids=lambda p: p.name)
+def test_no_variable_connection_or_network_lookup_at_import(dag_file):
+    calls = _top_level_calls(ast.parse(dag_file.read_text()))
+    bad = [call for call in calls if any(pattern in call + "." for pattern in FORBIDDEN_AT_TOP_LEVEL)]
+    assert not bad, f"{dag_file.name} calls {bad} at import time"
