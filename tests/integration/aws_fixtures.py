@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,33 @@ class LocalAws(BaseModel):
 
     def clear_calls(self) -> None:
         requests.delete(f"{self.endpoint_url}/_devstack/calls", timeout=10).raise_for_status()
+
+    def fault(self, **spec) -> dict:
+        """Add a fault (service, operation, account_id, region, code, status, message, count, delay_s);
+        returns it with its id. The server is shared by the session: clear it (`clear_faults`, `faults`)."""
+        response = requests.post(f"{self.endpoint_url}/_devstack/faults", json=spec, timeout=10)
+        if response.status_code == 400:
+            raise ValueError(f"fault rejected: {response.json()}")
+        response.raise_for_status()
+        return response.json()
+
+    def active_faults(self) -> list[dict]:
+        """Faults still active, with `remaining` (None = until cleared) and `hits`."""
+        response = requests.get(f"{self.endpoint_url}/_devstack/faults", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.endpoint_url}/_devstack/faults", timeout=10).raise_for_status()
+
+
+@contextmanager
+def faults(local_aws: LocalAws, *specs: dict) -> Iterator[list[dict]]:
+    """Add `specs` as faults for the block (yields the stored faults); all faults are cleared on exit."""
+    try:
+        yield [local_aws.fault(**spec) for spec in specs]
+    finally:
+        local_aws.clear_faults()
 
 
 def _free_port() -> int:

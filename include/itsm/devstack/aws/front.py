@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from moto.backends import get_backend
 from moto.iam.models import get_account_id_from
+from pydantic import ValidationError
 
 from include.itsm.devstack.aws import config_select
 from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, TrailLookupError, TrailEvent
+from include.itsm.devstack.aws.faults import Fault, FaultSpec, FaultTable, error_response, wire_protocol
 
 CONFIG_SELECT = "StarlingDoveService.SelectAggregateResourceConfig"
 CLOUDTRAIL_LOOKUP = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
@@ -78,6 +82,24 @@ def _is_read(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES)
 
 
+def _form(environ: dict, body: bytes) -> dict[str, list[str]]:
+    """Query-protocol parameters: the query string plus a form-encoded body."""
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    if body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        params |= parse_qs(body.decode(errors="replace"))
+    return params
+
+
+def _drain(environ: dict) -> None:
+    """Read an unread request body (S3's) so a keep-alive connection stays in step."""
+    stream, length = environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0)
+    if length:
+        stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        while stream.read(65536):
+            pass
+
+
 class AwsFront:
     """WSGI app in front of moto's DomainDispatcherApplication on the same endpoint."""
 
@@ -85,6 +107,7 @@ class AwsFront:
         self.moto_app = moto_app
         self.calls = CallLog()
         self.events = EventStore()
+        self.faults = FaultTable()
         self.ready = False
         self.ce_results = ce_results or {}  # granularity -> result, handed to moto per request body
 
@@ -100,6 +123,12 @@ class AwsFront:
             environ["wsgi.input"] = io.BytesIO(body)
         operation = _operation(environ, caller.service, body)
         target = environ.get("HTTP_X_AMZ_TARGET")
+        fault = self._take_fault(environ, caller, operation, body)
+        if fault is not None:
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.code is not None:
+                return self._answer_fault(environ, start_response, caller, operation, body, fault)
         status_box: list[int] = []
 
         def recording_start(status: str, headers, exc_info=None):
@@ -123,6 +152,31 @@ class AwsFront:
         self._log(caller, operation, status)
         return _json(recording_start, status, payload)
 
+    def _take_fault(self, environ: dict, caller: Caller, operation: str, body: bytes) -> Fault | None:
+        """The fault for this request, if any; AssumeRole also matches the account of the role it enters."""
+        if caller.service == "moto_api":
+            return None
+        accounts = {caller.account_id}
+        if caller.service == "sts" and operation == "AssumeRole":
+            arn = _form(environ, body).get("RoleArn", [""])[0].split(":")
+            if len(arn) > 4:
+                accounts.add(arn[4])
+        return self.faults.take(caller.service, operation, accounts, caller.region)
+
+    def _answer_fault(self, environ: dict, start_response, caller: Caller, operation: str, body: bytes,
+                      fault: Fault) -> list[bytes]:
+        if caller.service == "s3":
+            _drain(environ)
+        protocol = wire_protocol(caller.service, json_target=bool(environ.get("HTTP_X_AMZ_TARGET")),
+                                 cbor=bool(_CBOR_PATH.match(environ.get("PATH_INFO", ""))),
+                                 query_action="Action" in _form(environ, body))
+        status, headers, payload = error_response(fault, protocol, head=environ["REQUEST_METHOD"] == "HEAD")
+        if not _is_read(operation):
+            self._record_write(caller, operation, body, fault.status, payload)
+        self._log(caller, operation, fault.status)
+        start_response(status, headers)
+        return [payload]
+
     def _log(self, caller: Caller, operation: str, status: int) -> None:
         if caller.service == "moto_api":
             return
@@ -137,6 +191,18 @@ class AwsFront:
             return _json(start_response, 200, [c.model_dump(mode="json") for c in self.calls.all()])
         if path == "/_devstack/calls" and method == "DELETE":
             self.calls.clear()
+            return _json(start_response, 204, None)
+        if path == "/_devstack/faults" and method == "GET":
+            return _json(start_response, 200, [f.model_dump(mode="json") for f in self.faults.all()])
+        if path == "/_devstack/faults" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                spec = FaultSpec.model_validate_json(environ["wsgi.input"].read(length) if length else b"{}")
+            except ValidationError as exc:
+                return _json(start_response, 400, {"error": "invalid fault", "detail": json.loads(exc.json())})
+            return _json(start_response, 201, self.faults.add(spec).model_dump(mode="json"))
+        if path == "/_devstack/faults" and method == "DELETE":
+            self.faults.clear()
             return _json(start_response, 204, None)
         return _json(start_response, 404, {"error": f"no admin endpoint {method} {path}"})
 
@@ -209,7 +275,7 @@ class AwsFront:
 
 
 def _json(start_response, status: int, payload) -> list[bytes]:
-    reason = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
+    reason = HTTPStatus(status).phrase
     data = b"" if payload is None else json.dumps(payload).encode()
     start_response(f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"),
                                           ("Content-Length", str(len(data)))])
