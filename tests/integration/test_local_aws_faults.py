@@ -7,6 +7,7 @@ which clears them on exit, and starts from an empty call log.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -172,3 +173,22 @@ def test_fault_admin_validates_and_lists(local_aws):
         assert [f["id"] for f in listed] == [f["id"] for f in added]
         assert [(f["remaining"], f["hits"], f["status"]) for f in listed] == [(3, 0, 400), (None, 0, 403)]
     assert local_aws.active_faults() == []
+
+
+def test_counts_hold_under_concurrent_requests(local_aws):
+    sts = boto3.session.Session().client(
+        "sts", region_name=local_aws.region, endpoint_url=local_aws.endpoint_url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16))
+
+    def call(_) -> str:
+        try:
+            return sts.get_caller_identity()["Account"]
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with faults(local_aws, {"service": "sts", "operation": "GetCallerIdentity", "code": "AccessDenied",
+                            "status": 403, "count": 5}):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(call, range(40)))
+    assert answers.count("AccessDenied") == 5 and answers.count(org.MANAGEMENT_ACCOUNT_ID) == 35
