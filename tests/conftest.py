@@ -18,7 +18,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ.setdefault("ITSM_DEVSTACK_HOME", tempfile.mkdtemp(prefix="itsm-test-devstack-"))
 
-pytest_plugins = ["tests.integration.aws_fixtures"]
+pytest_plugins = ["tests.integration.aws_fixtures", "tests.integration.demo_fixtures"]
 
 
 # --- the local board (include/itsm/devstack/board) -------------------------------------------

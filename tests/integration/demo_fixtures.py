@@ -1,0 +1,84 @@
+"""The demo devstack for tests: a board seeded with the demo tickets beside the local AWS.
+
+`demo_env` points the product at them the way a deployment does: Airflow connections in
+`AIRFLOW_CONN_*`, and a configuration file (a copy of config/itsm.yaml with a private evidence
+root and manifest) in `ITSM_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def demo_board(tmp_path_factory, local_aws):
+    """A second board (the contract tests keep theirs clean) holding the demo tickets."""
+    from include.itsm.devstack.board.server import BoardServer
+    from include.itsm.devstack.demo.seed import instance_ids_from_local_aws, seed_board
+    from tests.conftest import BoardHandle
+
+    server = BoardServer(str(tmp_path_factory.mktemp("demo-board") / "board.sqlite")).start()
+    seed_board(server.store, instance_ids_from_local_aws(local_aws.endpoint_url))
+    try:
+        yield BoardHandle(server.url, server.store)
+    finally:
+        server.stop()
+
+
+def connection_env(board_url: str, board_user: str, board_token: str, aws_endpoint: str) -> dict[str, str]:
+    aws = {"conn_type": "aws", "login": "testing", "password": "testing",
+           "extra": {"endpoint_url": aws_endpoint, "region_name": "ap-southeast-2"}}
+    return {
+        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps({"conn_type": "jira", "host": board_url, "login": board_user,
+                                                 "password": board_token}),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
+        "AIRFLOW_CONN_AWS_OPERATIONS": json.dumps(aws),
+    }
+
+
+def write_test_config(directory: Path, **runtime) -> Path:
+    """config/itsm.yaml with this test's evidence root and manifest path."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "itsm.yaml").read_text())
+    config["runtime"].update({"evidence_root": f"file://{directory / 'evidence'}",
+                              "manifest_path": str(directory / "manifest.json"), **runtime})
+    path = directory / "itsm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory, demo_board, local_aws):
+    """Environment for in-process runs against the demo devstack; yields the config directory."""
+    from include.itsm.config import settings
+
+    directory = tmp_path_factory.mktemp("demo-env")
+    values = connection_env(demo_board.url, demo_board.user, demo_board.token, local_aws.endpoint_url)
+    values["ITSM_CONFIG"] = str(write_test_config(directory))
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    settings.cache_clear()
+    try:
+        yield directory
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Migrate the session's private Airflow metadata DB once (conftest fixed AIRFLOW_HOME)."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
