@@ -14,6 +14,8 @@ import sys
 COMMAND_MODULES = (
     "devstack",
     "triage",
+    "sweep",
+    "classify",
 )
 
 

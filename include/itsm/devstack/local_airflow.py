@@ -46,7 +46,9 @@ class LocalAirflow:
         """The environment every Airflow process (and `airflow` CLI call) must share."""
         passwords = self.home / "simple_auth_passwords.json"
         venv_bin = str(Path(sys.executable).parent)
-        env = dict(os.environ)
+        # A clean slate: Airflow settings of the calling process (a test session's unit-test
+        # mode, say) must not leak into the real deployment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
         env.update({
             "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
             "PYTHONPATH": str(REPO_ROOT),
