@@ -257,6 +257,7 @@ def _service_domain(intake: IntakeResult, text: str, policy: Policy) -> str:
     catalogue = policy.services
     finops = re.search(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in catalogue.finops_keywords) + r")(?![\w])", text, re.I)
     summary_end = text.find("\n")
+    summary_end = len(text) if summary_end < 0 else summary_end  # a ticket that is all summary
     if finops and (intake.service is None or finops.start() < summary_end):
         return catalogue.finops_domain
     if intake.service:

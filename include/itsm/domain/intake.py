@@ -12,7 +12,8 @@ import bisect
 import html
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -210,6 +211,70 @@ def span(text: str, start: int, end: int) -> Span:
     return Span(start=start, end=end, quote=text[start:end][:QUOTE_LIMIT])
 
 
+# --------------------------------------------------------------------------- fast word scans
+
+
+class Hit:
+    """A match of `WordScan`, with offsets into the caller's (original-case) text."""
+
+    __slots__ = ("_start", "_end", "_text")
+
+    def __init__(self, start: int, end: int, text: str) -> None:
+        self._start, self._end, self._text = start, end, text
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def span(self) -> tuple[int, int]:
+        return self._start, self._end
+
+    def group(self) -> str:
+        return self._text[self._start : self._end]
+
+
+_LOWERED: list = [None, None]  # the last text lower-cased (with a leading space), for repeated scans
+
+
+def _lowered(text: str) -> str | None:
+    if _LOWERED[0] is not text:
+        low = " " + text.lower()
+        _LOWERED[0], _LOWERED[1] = text, (low if len(low) == len(text) + 1 else None)
+    return _LOWERED[1]
+
+
+class WordScan:
+    """Case-insensitive whole-word alternatives, linear and fast.
+
+    The scan runs on the lower-cased text with the pattern starting at the boundary character
+    (`[^a-z0-9]`), a character class the regex engine can skip to at C speed; a look-behind
+    start (the obvious way to write it) makes the engine try every alternative at every
+    position. Alternatives must be written in lower case. Falls back to a case-insensitive
+    scan when lower-casing would change the text's length (offsets must stay true).
+    """
+
+    def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9") -> None:
+        if re.search(r"(?<!\\)[A-Z]", alternatives.replace("\\", "")):
+            raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
+        self.pattern = re.compile(rf"[^{left}]((?:{alternatives}))(?![{right}])")
+        self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
+        endpos = len(text) if endpos is None else min(endpos, len(text))
+        low = _lowered(text)
+        if low is None:
+            for m in self._slow.finditer(text, pos, endpos):
+                yield Hit(m.start(1), m.end(1), text)
+            return
+        for m in self.pattern.finditer(low, pos, endpos + 1):
+            yield Hit(m.start(1) - 1, m.end(1) - 1, text)
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> Hit | None:
+        return next(self.finditer(text, pos, endpos), None)
+
+
 # --------------------------------------------------------------------------- accounts
 
 _ACCOUNT = re.compile(
@@ -221,12 +286,19 @@ _DECOY_WORDS = (
     r"order|orders|po|p\.o\.|purchase|case|invoice|inv|ticket|ref|reference|phone|tel|telephone|mobile|"
     r"cell|call|fax|tracking|serial|confirmation|booking|receipt|transaction|txn|abn|gst|iban|bsb|"
     r"card|contract|quote|sku|barcode|ird|isbn|msisdn|whatsapp|sms|ph|mob|job|build|request id|"
-    r"incident|sr|change|cr|record|batch|shipment|consignment|parcel|customer number|member"
+    r"incident|sr|change|cr|record|batch|shipment|consignment|parcel|customer number|member|"
+    r"monitor|alert|event|trace|span|correlation|session|execution|run|claim|voucher|coupon|reservation|"
+    r"licen[cs]e|policy number|employee|staff|patient|student|nhi|imei|vin|text|ring|reach|contact"
 )
 _ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
 _CONTEXT_WORD = re.compile(rf"(?<![a-z-])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z-])", re.I)
 # A decoy word names the number only when it stands right before it ("PO #", "order no.").
-_DECOY_GAP = re.compile(r"\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}", re.I)
+# "call me on", "reach us at": a pronoun and a preposition may stand between.
+_DECOY_GAP = re.compile(
+    r"(?:\s{1,3}(?:me|us|him|her|them))?(?:\s{1,3}(?:on|at))?"
+    r"\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}",
+    re.I,
+)
 _PHONE_PREFIX = re.compile(r"(?:\+\d{1,3}|\(\d{1,4}\))[ -]?$")
 _STRUCTURAL_BEFORE = re.compile(r"arn:aws[\w-]*:[\w-]*:[\w-]*:$|/$", re.I)
 _SIGNIN_AFTER = re.compile(r"\.signin\.aws|\.awsapps\.com|:(?:role|user|root|policy|instance|db|assumed-role)", re.I)
@@ -306,11 +378,16 @@ _EC2_KINDS = {
     "sg": "security-group", "eni": "network-interface", "ami": "image", "acl": "network-acl",
     "tgw": "transit-gateway", "tgw-attach": "transit-gateway-attachment", "rtb": "route-table",
     "igw": "internet-gateway", "nat": "nat-gateway", "vpce": "vpc-endpoint", "pcx": "peering",
-    "eipalloc": "elastic-ip", "lt": "launch-template",
+    "eipalloc": "elastic-ip", "lt": "launch-template", "vpn": "vpn-connection", "vgw": "vpn-gateway",
+    "cgw": "customer-gateway", "eigw": "egress-only-internet-gateway", "dopt": "dhcp-options",
 }  # fmt: skip
-_EC2_ID = re.compile(
-    r"(?=[aeilnprstv])(?<![\w-])(" + "|".join(sorted(_EC2_KINDS, key=len, reverse=True)) + r")-([0-9a-f]{1,40})(?![\w-])", re.I
-)
+_EC2_KIND_ALT = "|".join(sorted(_EC2_KINDS, key=len, reverse=True))
+_EC2_ID = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")-([0-9a-f]{1,40})(?![\w-])", re.I)
+# The scan anchors on the dash (a literal prefix the engine finds at C speed), reads the hex
+# after it and only then the kind just before it: a 10 MB log costs one pass, not one per letter.
+_EC2_DASH = re.compile(r"-([0-9a-f]{3,40})(?![\w-])", re.I)
+_EC2_KIND_BEFORE = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")$", re.I)
+_EC2_KIND_REACH = max(map(len, _EC2_KINDS))
 _ARN = re.compile(r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I)
 _ARN_TRAIL = ".,;:)]}*"
 # Endpoint hostnames: find the cheap suffix first, then read the name just before it.
@@ -335,11 +412,36 @@ _PROSE_COMPOUNDS = frozenset(
     "well-known up-to-date end-to-end self-service fail-over cut-over follow-up built-in least-privilege "
     "role-based multi-az single-az in-place point-in-time".split()
 )
+# Names given under a machine key: CloudWatch alarm dimensions (`DBInstanceIdentifier = x`),
+# console URL fragments (`#database:id=x`) and ticket-form fields (`Bucket name: x`).
+_KEYED_KINDS = {
+    "dbinstanceidentifier": "rds", "dbclusteridentifier": "rds", "database:id": "rds", "dbidentifier": "rds",
+    "bucketname": "s3-bucket", "bucket": "s3-bucket", "s3bucket": "s3-bucket",
+    "rolename": "iam-role", "role": "iam-role", "iamrole": "iam-role",
+}  # fmt: skip
+_KEYED_NAME = re.compile(
+    r"(?=[dbrsi])(?<![\w-])(DBInstanceIdentifier|DBClusterIdentifier|database:id|db identifier|bucket ?name|s3 bucket|bucket"
+    r"|role ?name|iam role|role)(?:\s{0,2}[=:]\s{0,2}|=)(?!\s)[`'\"]?([A-Za-z0-9][A-Za-z0-9+=,.@_-]{1,62}[A-Za-z0-9])",
+    re.I,
+)
+# A bucket named in prose without the word before it: "the acme-logs bucket", "replication from
+# acme-backups-prod", "objects in acme-media". The name must look like a name (digit, dash or dot).
+_BUCKET_BEFORE_NOUN = re.compile(r"(?<![\w.-])([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\s{1,3}(?:s3\s{1,3})?bucket\b", re.I)
+_BUCKET_PROSE = re.compile(
+    r"(?=[rcsuo])\b(?:replicat(?:e|es|ed|ing|ion)|cross-region replication|sync(?:ing|ed)?|upload(?:s|ed|ing)?|objects?)"
+    r"\s{1,3}(?:from|to|into|in)\s{1,3}(?:the\s{1,3})?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?![\w.-])(?!\s{1,3}(?:account|acct|vpc|region|env))",
+    re.I,
+)
 # Bare database identifiers: hyphenated names with a database word as one part (orders-db,
 # sit-db-1). Found from the cheap `-db` anchor, then the name is read around it.
 _DB_ANCHOR = re.compile(r"-(?:db|rds|aurora|replica|mysql|pg|postgres)(?![a-z0-9])", re.I)
 _DB_LEFT = re.compile(r"(?<![\w.-])[a-z][a-z0-9-]{0,62}$", re.I)
 _DB_RIGHT = re.compile(r"(?:-[a-z0-9]+){0,4}(?![\w-]|\.\w)", re.I)
+
+
+_S3_WORD = re.compile(r"(?<![\w-])(?:s3|buckets?|replication|object lock|versioning)(?![\w-])", re.I)
+# Environment or account-style names ("prod-core", "dev-sandbox") are not buckets by themselves.
+_ENV_ONLY = re.compile(r"(?:prod|production|prd|staging|stage|stg|dev|development|sandbox|dr|uat|sit|preprod|test|qa)(?:-[a-z]+)?", re.I)
 
 
 def _looks_like_name(name: str, quoted: bool) -> bool:
@@ -360,17 +462,24 @@ def _resources(view: TicketText) -> _Found:
         arns.append((match.start(), match.start() + len(value)))
         found.take(value, "arn", match.start(), match.start() + len(value))
     arn_spans = tuple(arns)
-    for match in _EC2_ID.finditer(text):
-        if _in_ranges(arn_spans, match.start()):
+    for dash in _EC2_DASH.finditer(text):
+        kind = _EC2_KIND_BEFORE.search(text, max(0, dash.start() - _EC2_KIND_REACH), dash.start())
+        if not kind or _in_ranges(arn_spans, kind.start()):
             continue
-        prefix, hexpart = match.group(1).lower(), match.group(2).lower()
+        prefix, hexpart = kind.group(1).lower(), dash.group(1).lower()
         value = f"{prefix}-{hexpart}"
         if value in found.taken["primary"]:
             continue
         if len(hexpart) in (8, 17):
-            found.take(value, _EC2_KINDS[prefix], match.start(), match.end())
+            found.take(value, _EC2_KINDS[prefix], kind.start(), dash.end())
         elif 3 <= len(hexpart) < 17 and re.search(r"\d", hexpart):
-            found.reject(value, "truncated id (not 8 or 17 hex digits)", match.start(), match.end())
+            found.reject(value, "truncated id (not 8 or 17 hex digits)", kind.start(), dash.end())
+    for match in _KEYED_NAME.finditer(text):
+        key = match.group(1).lower().replace(" ", "")
+        kind = _KEYED_KINDS.get(key)
+        name = match.group(2).rstrip(".,;:-")
+        if kind and not _in_ranges(arn_spans, match.start(2)) and not _EC2_ID.fullmatch(name):
+            found.take(name if kind == "iam-role" else name.lower(), kind, match.start(2), match.start(2) + len(name))
     for anchor, before, kind in ((_RDS_ANCHOR, _RDS_BEFORE, "rds"), (_S3_HOST_ANCHOR, _S3_BUCKET_BEFORE, "s3-bucket")):
         for match in anchor.finditer(text):
             name = before.search(text, max(0, match.start() - 120), match.start())
@@ -383,6 +492,16 @@ def _resources(view: TicketText) -> _Found:
         right = _DB_RIGHT.match(text, match.end())
         if left and right and not _in_ranges(arn_spans, left.start()):
             found.take(text[left.start() : right.end()].lower(), "rds", left.start(), right.end())
+    storage_context = _S3_WORD.search(text, 0, KEYWORD_WINDOW) is not None
+    for pattern in (_BUCKET_BEFORE_NOUN, _BUCKET_PROSE) if storage_context else ():
+        for match in pattern.finditer(text, 0, KEYWORD_WINDOW):
+            name = match.group(1)
+            if (
+                _ENV_ONLY.fullmatch(name) or _EC2_ID.fullmatch(name) or _in_ranges(arn_spans, match.start(1))
+                or not re.search(r"[.-]", name) or not _looks_like_name(name, False) or _DB_ANCHOR.search(name)
+            ):
+                continue
+            found.take(name.lower(), "s3-bucket", match.start(1), match.end(1))
     for pattern, kind, lower in ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False)):
         for match in pattern.finditer(text):
             name = match.group(2).rstrip(".,;:-")
@@ -400,7 +519,9 @@ _KIND_SERVICE = {
     "vpc": "network", "subnet": "network", "security-group": "network", "network-interface": "network",
     "network-acl": "network", "transit-gateway": "network", "transit-gateway-attachment": "network",
     "route-table": "network", "internet-gateway": "network", "nat-gateway": "network",
-    "vpc-endpoint": "network", "peering": "network", "elastic-ip": "network",
+    "vpc-endpoint": "network", "peering": "network", "elastic-ip": "network", "vpn-connection": "network",
+    "vpn-gateway": "network", "customer-gateway": "network", "egress-only-internet-gateway": "network",
+    "dhcp-options": "network",
     "rds": "database", "iam-role": "identity",
 }  # fmt: skip
 _ARN_SERVICE = {"ec2": None, "s3": "storage", "rds": "database", "iam": "identity", "sts": "identity",
@@ -410,9 +531,15 @@ SUMMARY_WEIGHT = 3
 RESOURCE_WEIGHT = 2
 
 
-def _words_pattern(words: Iterable[str]) -> re.Pattern[str]:
+def _words_pattern(words: Iterable[str], plural: bool = False) -> WordScan:
+    """Whole-word scan for configured words (compiled once per word list)."""
+    return _words_scan(tuple(sorted({w.lower() for w in words})), plural)
+
+
+@lru_cache(maxsize=256)
+def _words_scan(words: tuple[str, ...], plural: bool) -> WordScan:
     alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z0-9])", re.I)
+    return WordScan("(?:" + "|".join(alternatives) + ")" + ("s?" if plural else ""))
 
 
 def _resource_service(resource: Extracted) -> str | None:
@@ -424,6 +551,11 @@ def _resource_service(resource: Extracted) -> str | None:
     return _KIND_SERVICE.get(resource.kind)
 
 
+_ACCESS_GRANT = WordScan(
+    r"(?:give|gives|giving|grant|grants|granting|granted|provide|revoke|revoking|remove|need|needs|request(?:ing)?|get)"
+    r"\s+(?:[\w@.'-]+\s+){0,3}?(?:read[- ]only\s+|read\s+|write\s+|admin\s+|console\s+|sso\s+|full\s+)?access"
+    r"|access\s+(?:request|for\s+(?:a\s+)?new)|(?:read[- ]only|admin|console|sso|cli|programmatic)\s+access"
+)
 KEYWORD_WINDOW = 65_536  # service/environment words are read from the top of the text, ids from all of it
 
 
@@ -431,9 +563,14 @@ def _service(source: str, summary_end: int, resources: list[Extracted], policy: 
     scores: dict[str, float] = {}
     first: dict[str, tuple[int, int]] = {}
     for service in policy.services.types:
-        for match in _words_pattern(service.keywords).finditer(source):
+        for match in _words_pattern(service.keywords, plural=True).finditer(source):
             scores[service.name] = scores.get(service.name, 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
             first.setdefault(service.name, match.span())
+    if policy.services.by_name("identity"):
+        # Granting or revoking someone's access is an identity matter whatever it is access to.
+        for match in _ACCESS_GRANT.finditer(source):
+            scores["identity"] = scores.get("identity", 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
+            first["identity"] = min(first.get("identity", match.span()), match.span())
     for resource in resources:
         name = _resource_service(resource)
         if name and policy.services.by_name(name):

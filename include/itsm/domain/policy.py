@@ -108,7 +108,7 @@ class ServiceCatalogue(_Strict):
             domain="cloudops",
             keywords=(
                 "s3", "bucket", "buckets", "ebs", "volume", "volumes", "snapshot", "snapshots",
-                "efs", "fsx", "glacier", "storage", "disk", "object lock", "lifecycle rule", "backup", "aws backup",
+                "efs", "fsx", "glacier", "storage", "object lock", "lifecycle rule", "backup", "aws backup",
             ),
         ),
         ServiceType(
@@ -175,9 +175,9 @@ class EnvironmentAliases(_Strict):
 
     aliases: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
-            "prod": ("prod", "production", "prd"),
-            "staging": ("staging", "stage", "stg", "preprod", "pre-prod", "sit", "uat"),
-            "dev": ("dev", "development", "sandbox"),
+            "prod": ("prod", "production", "prd", "producción", "produccion", "produktion", "本番"),
+            "staging": ("staging", "stage", "stg", "preprod", "pre-prod", "sit", "uat", "ステージング", "検証環境"),
+            "dev": ("dev", "development", "sandbox", "desarrollo", "開発"),
             "dr": ("dr", "disaster recovery"),
         }
     )
