@@ -1,0 +1,25 @@
+"""One real Airflow (scheduler, dag-processor, triggerer, api-server; SQLite, LocalExecutor)
+for the whole end-to-end session, pointed at the demo devstack like a deployment would be."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, LocalAirflow
+from tests.integration.demo_fixtures import connection_env, write_test_config
+
+E2E_USERS = {ADMIN_USER: (ADMIN_PASSWORD, "admin")}
+
+
+@pytest.fixture(scope="session")
+def live_airflow(tmp_path_factory, demo_board, local_aws):
+    directory = tmp_path_factory.mktemp("e2e")
+    env = connection_env(demo_board.url, demo_board.user, demo_board.token, local_aws.endpoint_url)
+    env["ITSM_CONFIG"] = str(write_test_config(directory))
+    airflow = LocalAirflow(home=directory / "airflow", users=E2E_USERS, extra_env=env)
+    airflow.start()
+    airflow.config_dir = directory
+    try:
+        yield airflow
+    finally:
+        airflow.stop()
