@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from include.itsm.domain.discovery_summary import DiscoverySummary
-from include.itsm.domain.intake import KEYWORD_WINDOW, IntakeResult, ticket_text
+from include.itsm.domain.intake import KEYWORD_WINDOW, IntakeResult, WordScan, ticket_text
 from include.itsm.domain.policy import KnownError, Policy
 from include.itsm.domain.ticket import Ticket
 
@@ -43,9 +43,9 @@ class LabelFinding(BaseModel):
     replacement: str | None = None
 
 
-def _cue(*alternatives: str) -> re.Pattern[str]:
-    """Whole-word alternatives; boundaries are ASCII so CJK cues match inside CJK text."""
-    return re.compile(r"(?<![a-z0-9_-])(?:" + "|".join(alternatives) + r")(?![a-z0-9_])", re.I)
+def _cue(*alternatives: str) -> WordScan:
+    """Whole-word alternatives (lower case); boundaries are ASCII so CJK cues match inside CJK text."""
+    return WordScan("|".join(alternatives), left="a-z0-9_-", right="a-z0-9_")
 
 
 _PROBLEM = _cue(
@@ -62,6 +62,15 @@ _CHANGE_EXPLICIT = _cue(
     r"change request", r"cr", r"rfc", r"cab", r"maintenance window", r"change window", r"emergency change", r"standard change",
     r"normal change", r"pre-?approved", r"planned (?:maintenance|change|upgrade|outage|work|migration)",
     r"scheduled (?:maintenance|change|upgrade|migration|work)", r"hot-?fix", r"roll ?out", r"go-live", r"cut-?over",
+    r"(?:go ahead|proceed|approved?|approving) (?:with )?(?:the|this|that|your|our) (?:proposed )?change", r"proposed change",
+    r"implementation plan", r"rollback plan", r"back-?out plan",
+)
+# A request to modify something that exists (fix it, tag it, rotate it) is a change, not provisioning.
+_MODIFY_REQUEST = _cue(
+    r"(?:please|pls|kindly|could you|can you|can we|need to|we need to|would like to|we(?:'d| would) like to|requesting to)"
+    r" (?:\w+ ){0,2}?(?:fix|remediate|re-?tag|tag|rotate|patch|upgrade|resize|re-?size|migrate|decommission|rename|modify"
+    r"|reconfigure|harden|stop/start|extend|update the|change the)",
+    r"(?:add|apply|set|update|change|fix) (?:the |a |an )?(?:[\w=/.-]+ ){0,2}?tags?(?: to| on)",
 )
 _MODIFY = _cue(
     r"upgrade", r"upgrading", r"patch(?:ing)?", r"migrat(?:e|ion|ing)", r"resiz(?:e|ing)", r"decommission(?:ing)?", r"rotat(?:e|ion)",
@@ -73,17 +82,22 @@ _REQUEST = _cue(
     r"(?:please|pls|kindly|could you|can you|can we|would like to|we(?:'d| would) like|i need|we need|requesting|request(?:ed)? (?:for|to)?)"
     r" (?:\w+ ){0,3}?(?:create|provision|set ?up|grant|give|add|onboard|open|invite|issue|allocate|new|access|get)",
     r"access request", r"service request", r"new (?:aws )?(?:account|user|bucket|role|vpc|environment|sandbox|repo)",
-    r"request(?:ing)? (?:access|a new|an? )", r"onboard(?:ing)?", r"need access", r"provision(?:ing)? (?:a|an|new)",
+    r"request(?:ing)? (?:access|an?(?= ))", r"(?:service )?quota increase", r"service quota", r"limit increase", r"onboard(?:ing)?", r"need access", r"provision(?:ing)? (?:a|an|new)",
 )
 _DISRUPTION = _cue(
     r"down", r"outage", r"unreachable", r"not reachable", r"unavailable", r"errors?", r"fail(?:ed|ing|ure|ures|s)?", r"time[ds]? ?out",
-    r"timing out", r"5\d\d", r"50[234] ?s", r"degraded", r"latency", r"slow(?:ness)?", r"crash(?:ed|ing|es)?", r"not responding", r"unresponsive",
+    r"timing out",
+    r"(?:http|status|code|returning|returns?|returned|throwing|throws|see|seeing|saw|getting|got|with|giving) (?:an? |code |status )?(?:5\d\d|5xx|40\d|429)",
+    r"(?:5\d\d|5xx|40\d|429)(?:s| errors?| responses?| bad gateway| gateway| internal| service unavailable| from)", r"5xx",
+    r"(?:cpu|memory|mem|load|disk|latency|error rate|errors?|iops|queue depth)(?: usage| utili[sz]ation)? (?:is |at |very |too )?(?:high|spik\w*|pegged|maxed|100 ?%|through the roof)",
+    r"pegged", r"maxed out", r"100 ?% (?:full|cpu|used|utili[sz]ed)", r"is 100 ?%", r"degraded", r"latency", r"slow(?:ness)?", r"crash(?:ed|ing|es)?", r"not responding", r"unresponsive",
     r"cannot", r"can(?:'|no)t", r"unable to", r"broke", r"broken", r"stopped working", r"not working", r"in alarm", r"alarm", r"alert",
     r"incident", r"impaired", r"throttl\w*", r"access denied", r"accessdenied", r"403", r"packet loss", r"high cpu", r"disk full",
     r"out of (?:memory|space|disk)", r"oom\w*", r"corrupt\w*", r"data loss", r"breach", r"compromised", r"exposed", r"leak(?:ed|ing)",
     r"won'?t (?:start|boot|launch|connect)", r"(?:doesn'?t|does not|do not|don'?t) (?:start|work|resolve|respond)",
     r"not (?:resolving|starting|loading)", r"flapp(?:ing|s)", r"drop(?:ping|s|ped)", r"block(?:ing|s|ed)", r"terminated", r"deleted",
-    r"lost", r"missing", r"stuck", r"couldn'?t", r"could not", r"(?:restart|reboot)(?:s|ed|ing)", r"hung", r"hang(?:ing|s)?", r"exhausted", r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"erreur", r"障害", r"エラー", r"停止",
+    r"lost", r"missing", r"stuck", r"couldn'?t", r"could not", r"(?:restart|reboot)(?:s|ed|ing)", r"hung", r"hang(?:ing|s)?", r"exhausted", r"panne", r"fehler", r"ausfall", r"caído", r"caida", r"caída", r"caido", r"no responde", r"no funciona", r"falla\w*", r"fallo",
+    r"ダウン", r"応答しない", r"応答がない", r"接続できない", r"失敗", r"落ちて", r"erreur", r"障害", r"エラー", r"停止",
 )
 _NEGATED_DISRUPTION = re.compile(r"(?:\bnot|\bno|\bwithout|\bavoid|\bprevent|\bminimi[sz]e|\bzero|\bnot expecting|\bexpect no)\s+(?:\w+\s+)?$", re.I)
 _URGENT = _cue(
@@ -121,17 +135,19 @@ _RCA = {  # most specific cause first
         r"(?:deleted|removed|terminated|changed|dropped|disabled) by (?:someone|an? (?:engineer|operator|admin\w*|user|colleague))", r"(?:ran|run) .{0,30}(?:against|in) (?:the wrong|prod)", r"typo in",
         r"wrong (?:account|environment|instance|cluster|bucket)",
     ),
-    "3rd-party": _cue(
-        r"third[- ]party", r"3rd[- ]party", r"vendor (?:outage|issue|incident|side|bug)", r"upstream (?:provider|service|dependency|outage)",
-        r"(?:okta|cloudflare|datadog|stripe|github|pagerduty|auth0|twilio|sendgrid|salesforce|akamai|zscaler)(?:'s)? (?:outage|incident|issue|is down|down|degradation|side)",
-        r"provider (?:outage|issue|incident)", r"aws (?:service event|outage|health (?:event|dashboard)|operational issue|side)", r"isp (?:outage|issue)",
-        r"carrier outage",
-    ),
     "infra-failure": _cue(
         r"hardware failure", r"host (?:failure|hardware)", r"underlying (?:host|hardware)", r"instance retirement", r"scheduled retirement",
         r"degraded hardware", r"system status check (?:failed|failure)", r"failed system status check", r"disk failure",
         r"(?:az|availability zone) (?:outage|failure|impairment|power)", r"power (?:failure|outage)", r"hypervisor",
+        r"(?:degradation|degraded) of the underlying hardware", r"hardware (?:fault|failure|degradation|issue)", r"failed (?:disk|drive|nic)",
         r"(?:ebs )?volume (?:failure|impaired)", r"network (?:hardware|device|switch) failure",
+    ),
+    "3rd-party": _cue(
+        r"third[- ]party", r"3rd[- ]party", r"vendor (?:outage|issue|incident|side|bug)", r"upstream (?:provider|service|dependency|outage)",
+        r"(?:okta|cloudflare|datadog|stripe|github|pagerduty|auth0|twilio|sendgrid|salesforce|akamai|zscaler)(?:'s)? (?:outage|incident|issue|is down|down|degradation|side)",
+        r"provider (?:outage|issue|incident)", r"aws (?:service event|outage|operational issue|side)", r"isp (?:outage|issue)",
+        r"(?:on|at) (?:their|the vendor'?s|the provider'?s) side", r"(?:their|vendor|provider) status page",
+        r"carrier outage",
     ),
     "code-defect": _cue(
         r"bug", r"software defect", r"code defect", r"defect in", r"regression(?! test)", r"null ?pointer\w*", r"nullpointerexception",
@@ -141,7 +157,9 @@ _RCA = {  # most specific cause first
     "config-drift": _cue(
         r"config(?:uration)? drift", r"drift(?:ed)?", r"mis-?configur\w*", r"configuration (?:was |had been )?(?:changed|modified|altered)",
         r"out of sync with (?:terraform|cloudformation|iac|the template|code)", r"manual(?:ly)? (?:changed?|edit(?:ed)?) (?:outside|in the console)",
-        r"(?:security group|sg|nacl|route|rule|policy|parameter group|setting|config)s? (?:was|were|had been|got) (?:changed|modified|removed|deleted|altered|overwritten)",
+        r"(?:security group|sg|nacl|route|rule|policy|parameter group|setting|config|configuration)s?\b[^.!?\n]{0,40}? (?:was|were|had been|has been|have been|got) (?:changed|modified|removed|deleted|altered|overwritten|edited)",
+        r"(?:edited|changed|modified) (?:manually |by hand )?in the console", r"by hand", r"drifted", r"not (?:configured|set up) (?:correctly|properly)",
+        r"(?:was|were) never configured", r"(?:set|configured) (?:too low|too high|incorrectly|wrongly)",
         r"(?:wrong|incorrect) (?:setting|config\w*|parameter|value)",
         r"(?:removed|changed|deleted|modified|edited) manually", r"manually (?:removed|changed|deleted|modified|edited)",
         r"outside (?:of )?(?:terraform|cloudformation|iac|the pipeline|change control)",
@@ -175,6 +193,7 @@ def _ticket_type(text: str, reasons: list[str]) -> str:
         ("problem", _PROBLEM.search(text), "recurring / underlying cause"),
         ("change", _CHANGE_EXPLICIT.search(text), "planned modification"),
         ("incident", disruption[0] if disruption else None, "unplanned disruption"),
+        ("change", _MODIFY_REQUEST.search(text), "requested modification of something that exists"),
         ("service_request", _REQUEST.search(text), "user-requested provisioning/access"),
         ("change", _MODIFY.search(text), "modification"),
     )
