@@ -113,3 +113,33 @@ def test_adf_description_is_read() -> None:
 def test_any_text_is_handled(text: str) -> None:
     result = run(text, summary=text[:50])
     assert all(len(a) == 12 and a.isdigit() for a in result.account_values)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dimensions: [DBInstanceIdentifier = orders-pg]", ["orders-pg"]),
+        ("https://console.aws.amazon.com/rds/home#database:id=ledger-db;is-cluster=false", ["ledger-db"]),
+        ("Bucket name: acme-invoices-2027\nAccount: 402918374655", ["acme-invoices-2027"]),
+        ("Replication from acme-backups-prod to the DR bucket stopped", ["acme-backups-prod"]),
+        ("the acme-media-eu bucket lost its lifecycle rule", ["acme-media-eu"]),
+        ("copy from prod-core to the S3 bucket failed", []),  # an account name is not a bucket
+        ("Tunnel 2 of vpn-0a1b2c3d4e5f67890 is DOWN", ["vpn-0a1b2c3d4e5f67890"]),
+    ],
+)
+def test_names_given_by_key_or_in_prose(text: str, expected: list[str]) -> None:
+    assert run(text).resource_values == expected
+
+
+def test_phone_decoy_with_pronoun_between_and_monitor_ids() -> None:
+    result = run("Please call me on 064 211 998 877. Monitor ID: 987654321012. Account 402918374788.")
+    assert result.account_values == ["402918374788"]
+
+
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [("please give jane access to the analytics-dev account", "identity"), ("Rotate the access keys of user ci", "identity"),
+     ("/var is 100% full on the jenkins instance, disk full", "compute")],
+)
+def test_service_rules(text: str, service: str) -> None:
+    assert run(text).service == service

@@ -245,6 +245,43 @@ def _lowered(text: str) -> str | None:
     return _LOWERED[1]
 
 
+def _split_alternatives(alternatives: str) -> list[str]:
+    """Top-level `|` alternatives of a pattern (not inside groups or classes)."""
+    parts, depth, in_class, escaped, start = [], 0, False, False, 0
+    for i, char in enumerate(alternatives):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(alternatives[start:i])
+            start = i + 1
+    parts.append(alternatives[start:])
+    return parts
+
+
+def _by_first_letter(alternatives: str) -> str:
+    """The same alternatives grouped under their first literal letter (`a(?:lt1|lt2)|b(?:...)`):
+    the engine then rejects most alternatives with one comparison instead of trying each."""
+    groups: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for part in _split_alternatives(alternatives):
+        if len(part) > 1 and re.match(r"[a-z0-9 ]", part[0]) and part[1] not in "?*+{":
+            groups.setdefault(part[0], []).append(part[1:])
+        else:
+            rest.append(part)
+    grouped = [f"{letter}(?:{'|'.join(tails)})" for letter, tails in groups.items()]
+    return "|".join(grouped + rest)
+
+
 class WordScan:
     """Case-insensitive whole-word alternatives, linear and fast.
 
@@ -258,7 +295,7 @@ class WordScan:
     def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9") -> None:
         if re.search(r"(?<!\\)[A-Z]", alternatives.replace("\\", "")):
             raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
-        self.pattern = re.compile(rf"[^{left}]((?:{alternatives}))(?![{right}])")
+        self.pattern = re.compile(rf"[^{left}]((?:{_by_first_letter(alternatives)}))(?![{right}])")
         self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
@@ -402,10 +439,10 @@ _S3_URL = re.compile(
 )
 _NAME_AFTER = r"\s{0,3}(?:name|identifier|id)?\s{0,3}(?:named|called)?\s{0,3}[:=]?\s{0,3}([`'\"*]?)"
 _RDS_NAMED = re.compile(
-    r"(?=[rad])\b(?:rds|aurora|db|database)(?:\s{1,3}(?:instance|cluster))?" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b", re.I
+    r"(?=[rad])\b(?:rds|aurora|db|database)(?:\s{1,3}(?:instance|cluster))?(?![a-z0-9])" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b", re.I
 )
-_BUCKET_NAMED = re.compile(r"(?=[b])\bbucket" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
-_ROLE_NAMED = re.compile(r"(?=[r])\brole" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
+_BUCKET_NAMED = re.compile(r"(?=[b])\bbucket(?![a-z0-9])" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
+_ROLE_NAMED = re.compile(r"(?=[r])\brole(?![a-z0-9])" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
 # Hyphenated English that follows "bucket", "role" or "database" in prose, not a name.
 _PROSE_COMPOUNDS = frozenset(
     "cross-account cross-region bucket-level object-level read-only write-only read-write public-read server-side "
@@ -474,7 +511,7 @@ def _resources(view: TicketText) -> _Found:
             found.take(value, _EC2_KINDS[prefix], kind.start(), dash.end())
         elif 3 <= len(hexpart) < 17 and re.search(r"\d", hexpart):
             found.reject(value, "truncated id (not 8 or 17 hex digits)", kind.start(), dash.end())
-    for match in _KEYED_NAME.finditer(text):
+    for match in _KEYED_NAME.finditer(text, 0, KEYWORD_WINDOW):  # form fields and alarm dimensions head a ticket
         key = match.group(1).lower().replace(" ", "")
         kind = _KEYED_KINDS.get(key)
         name = match.group(2).rstrip(".,;:-")
