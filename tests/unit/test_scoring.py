@@ -59,8 +59,13 @@ def score(records: list[dict], policy: Policy) -> dict:
     return metrics
 
 
+# The holdout (84 tickets written before the rules were last changed, evaluated once) met every
+# floor but one: resource_ids F1 0.943 (< 0.95): "export to <bucket>" in prose and a role under
+# "Role requested:" were missed; a CLI verb (modify-db-instance) and an alarm name were taken as
+# names. Recorded, not tuned on: the next holdout will tell whether a general fix holds.
 HOLDOUT_SHORT = pytest.mark.xfail(
-    reason="holdout ticket_type accuracy was 0.81 (< 0.85) at first evaluation; rules are not tuned on the holdout",
+    reason="holdout resource_ids F1 was 0.943 (< 0.95) at its one evaluation (all other floors met); "
+    "rules are not tuned on the holdout",
     strict=False,
 )
 
