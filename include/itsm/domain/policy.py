@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from include.itsm.domain.change_policy import ChangePolicy
+
 SERVICE_TYPES = ("compute", "storage", "network", "identity", "database")
 ENVIRONMENTS = ("prod", "staging", "dev", "dr")
 PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
@@ -266,6 +268,7 @@ class Policy(_Strict):
     known_errors: tuple[KnownError, ...] = ()
     tiers: TierRules = Field(default_factory=TierRules)
     blast: BlastRules = Field(default_factory=BlastRules)
+    change: ChangePolicy = Field(default_factory=ChangePolicy)  # steps 4-8: gates, CAB, windows, costs
     # The organisation's account ids, for offline triage where Organizations is not asked.
     org_accounts: tuple[str, ...] = ()
 
