@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "triage",
     "sweep",
     "classify",
+    "bridge",
 )
 
 
