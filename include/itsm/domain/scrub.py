@@ -1,0 +1,633 @@
+"""PII scrubbing before anything reaches the SPM board (DESIGN section 6, seed "PII Scrubbing").
+
+`scrub(text, registers)` replaces, in one left-to-right resolution of candidate spans:
+
+- AWS account ids (12 digits, also `3182-7465-0011` / `318 274 650 011`, inside ARNs and sign-in
+  URLs) -> the account's type from the org register (`{prod-account}`, `{dr-account}`, ...), an
+  unknown account-shaped number -> `{account}`; a 12-digit number named as something else
+  (order, invoice, tracking, phone, ...) or shaped as a YYYYMMDDhhmm timestamp is kept;
+- IPv4/IPv6 addresses, CIDRs and EC2 host names (`ip-10-0-1-5`) -> the network tier of the
+  discovered VPC that holds them (`{prod-vpc}`), else `{private-ip}` / `{public-ip}` /
+  `{private-network}` / `{public-network}`; `0.0.0.0/0`, loopback and the metadata address are
+  kept (they are meaning, not identity); so are dotted version numbers after "version", "v", ...;
+- e-mail addresses -> `{email}`; phone numbers (international and local formats) -> `{phone}`;
+- customer names (register names and aliases -> the customer's persona label; company-like
+  names ending in Ltd/Limited/Inc/Pty/LLC/GmbH/... -> `{customer}`);
+- person names: greetings, closings and signatures, `From: Name <mail>` headers, `@mentions`,
+  `Name Surname | Title` lines, "spoke with Name", `Name wrote:`, known first names followed by
+  a surname, and the people register -> `{person}`.
+
+Everything else is kept: resource ids, ARNs without an account, versions, timestamps, ticket
+keys, regions, service names, error codes. Pure and deterministic; every pattern is
+precompiled and anchored at a token start (no nested unbounded repetition), so the run time is
+linear in the text length. Replacements carry kind, span and label, never the original value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from include.itsm.domain.inventory import AccountInfo
+
+KINDS = ("account", "arn_account", "ip", "cidr", "email", "phone", "person", "customer")
+
+DEFAULT_ENV_ACCOUNT_TYPES: dict[str, str] = {
+    "prod": "prod-account", "production": "prod-account", "prd": "prod-account", "live": "prod-account",
+    "dr": "dr-account", "disaster-recovery": "dr-account", "recovery": "dr-account",
+    "staging": "staging-account", "stage": "staging-account", "stg": "staging-account",
+    "preprod": "staging-account", "pre-prod": "staging-account", "uat": "staging-account",
+    "sit": "staging-account", "qa": "staging-account", "test": "staging-account",
+    "dev": "dev-account", "development": "dev-account", "sandbox": "dev-account",
+    "nonprod": "nonprod-account", "non-prod": "nonprod-account",
+    "shared": "shared-account", "network": "shared-account", "security": "shared-account",
+    "log": "shared-account", "logging": "shared-account", "audit": "shared-account",
+    "management": "shared-account", "transit": "shared-account",
+}  # fmt: skip
+DEFAULT_COMPANY_SUFFIXES = (
+    "Ltd", "Ltd.", "Limited", "Inc", "Inc.", "Incorporated", "LLC", "L.L.C.", "LLP", "GmbH", "AG", "PLC", "plc",
+    "Corp", "Corp.", "Corporation", "Pty", "Pty.", "S.A.", "SAS", "B.V.", "BV", "N.V.", "K.K.", "Co.", "Holdings",
+)  # fmt: skip
+# Vendors and platforms that appear in incident text with a company suffix but are not customers.
+DEFAULT_VENDORS = ("Amazon", "Amazon Web Services", "AWS", "Microsoft", "Google", "Atlassian", "Datadog",
+                   "PagerDuty", "Cloudflare", "Okta", "Slack", "GitHub", "HashiCorp", "Oracle", "Red Hat")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class CustomerEntry(BaseModel):
+    """One customer name to hide, its aliases (short names, domains, bucket prefixes) and persona label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2)
+    aliases: list[str] = Field(default_factory=list)
+    persona: str = "customer"  # e.g. freight-logistics-customer -> {freight-logistics-customer}
+
+
+class NetworkTier(BaseModel):
+    """A discovered (or configured) network and the tier label that replaces its addresses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cidr: str
+    tier: str  # prod-vpc, dr-vpc, ...
+
+    @field_validator("cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR: {exc}") from None
+
+
+class ScrubConfig(BaseModel):
+    """The scrub section of a customer's configuration (mounted as `Customer.scrub`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    persona: str = "customer"  # the label for the customer's own name when `customers` does not list it
+    customers: list[CustomerEntry] = Field(default_factory=list)
+    account_types: dict[str, str] = Field(default_factory=dict)  # account id -> type label (overrides tags)
+    env_account_types: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENV_ACCOUNT_TYPES))
+    network_tiers: list[NetworkTier] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    company_suffixes: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPANY_SUFFIXES))
+    vendors: list[str] = Field(default_factory=lambda: list(DEFAULT_VENDORS))
+    detect_people: bool = True  # context rules (greetings, signatures, headers, mentions, first names)
+    detect_companies: bool = True  # company-suffix rule
+    unknown_accounts: bool = True  # account-shaped 12-digit numbers not in the register -> {account}
+
+    @field_validator("account_types")
+    @classmethod
+    def _account_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for key, label in value.items():
+            digits = re.sub(r"[\s-]", "", str(key))
+            if not re.fullmatch(r"\d{12}", digits):
+                raise ValueError(f"{key!r}: not a 12-digit account id")
+            out[digits] = label
+        return out
+
+
+class ScrubRegisters(BaseModel):
+    """What the scrubber knows about one customer: accounts, customer names, networks, people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accounts: dict[str, str] = Field(default_factory=dict)  # 12-digit id -> account type (prod-account, ...)
+    customers: list[CustomerEntry] = Field(default_factory=list)
+    networks: list[NetworkTier] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    company_suffixes: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPANY_SUFFIXES))
+    vendors: list[str] = Field(default_factory=lambda: list(DEFAULT_VENDORS))
+    detect_people: bool = True
+    detect_companies: bool = True
+    unknown_accounts: bool = True
+
+    _compiled: _Compiled | None = PrivateAttr(default=None)
+
+    def compiled(self) -> _Compiled:
+        if self._compiled is None:
+            self._compiled = _Compiled(self)
+        return self._compiled
+
+
+def account_type(account: AccountInfo, config: ScrubConfig, env_tag_key: str = "env") -> str:
+    """The type label of one account: explicit > env tag value (or its words) > name words > `account`."""
+    if account.account_id in config.account_types:
+        return config.account_types[account.account_id]
+    table = {k.lower(): v for k, v in config.env_account_types.items()}
+    for source in (account.tags.get(env_tag_key) or "", account.name or ""):
+        value = source.strip().lower()
+        if value in table:
+            return table[value]
+        for word in re.split(r"[^a-z0-9]+", value):
+            if word in table:
+                return table[word]
+    return "account"
+
+
+def registers_for(
+    customer_config: Mapping | ScrubConfig | None,
+    accounts: Iterable[AccountInfo] = (),
+    vpcs: Iterable[tuple[str, str]] = (),
+) -> ScrubRegisters:
+    """Registers for one customer.
+
+    `customer_config` is the customer's configuration mapping (its `name`, `env_tag_key` and
+    `scrub` section are read; the customer's own name joins the register under `scrub.persona`),
+    or a bare scrub section / `ScrubConfig`. `accounts` is the org's account list (discovery),
+    `vpcs` the discovered `(cidr, tier)` pairs; configured network tiers come first.
+    """
+    raw: Mapping = {} if customer_config is None else customer_config
+    if isinstance(raw, ScrubConfig):
+        config, name, env_key = raw, None, "env"
+    elif "scrub" in raw or "name" in raw or "id" in raw:
+        config = ScrubConfig.model_validate(raw.get("scrub") or {})
+        name, env_key = raw.get("name"), raw.get("env_tag_key") or "env"
+    else:
+        config, name, env_key = ScrubConfig.model_validate(raw), None, "env"
+    customers = list(config.customers)
+    known = {c.name.lower() for c in customers} | {a.lower() for c in customers for a in c.aliases}
+    if name and name not in ("default",) and name.lower() not in known:
+        customers.append(CustomerEntry(name=name, persona=config.persona))
+    account_map = {a.account_id: account_type(a, config, env_key) for a in accounts}
+    account_map.update(config.account_types)
+    networks = list(config.network_tiers) + [NetworkTier(cidr=c, tier=t) for c, t in vpcs]
+    return ScrubRegisters(
+        accounts=account_map, customers=customers, networks=networks, people=list(config.people),
+        company_suffixes=config.company_suffixes, vendors=config.vendors, detect_people=config.detect_people,
+        detect_companies=config.detect_companies, unknown_accounts=config.unknown_accounts,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """One replaced span of the input: kind, [start, end) in the original text, and the label put there."""
+
+    kind: str
+    start: int
+    end: int
+    label: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "start": self.start, "end": self.end, "label": self.label}
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubResult:
+    text: str
+    replacements: tuple[Replacement, ...]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.replacements:
+            out[r.kind] = out.get(r.kind, 0) + 1
+        return out
+
+
+# --------------------------------------------------------------------------- patterns
+
+UP = "A-ZÀ-ÖØ-ÞĀĒĪŌŪ"
+LOW = "a-zß-öø-ÿāēīōū"
+_TOKEN = rf"(?>[{UP}](?:['’][{UP}])?[{LOW}]++(?:-[{UP}][{LOW}]++)?)"  # atomic: no backtracking inside a word
+_NAME = rf"{_TOKEN}(?:[ \t]{_TOKEN}){{0,2}}"  # First [Middle] Last, each capitalised
+_TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?"
+
+# The technical pass: every branch starts with one consumed character from a small set (digits, +, (, @), so
+# the engine skips ordinary prose at C speed; each branch then checks what stood before that character.
+_TECH = re.compile(
+    r"[\d+(@](?:"
+    r"(?<=@)(?P<email>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})"
+    r"|(?<![\w.].)(?<=\d)(?P<v4>\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?)(?![\w]|\.\d|/\d)"
+    r"|(?<![\w+.,-].)(?<=\d)(?P<acct>\d{11}|\d{3}(?P<s1>[- ])\d{4}(?P=s1)\d{4}|\d{2}(?P<s2>[- ])\d{3}(?P=s2)\d{3}(?P=s2)\d{3})"
+    r"(?![\w]|[.,]\d|[ -]\d)"
+    r"|(?<![\w+].)(?<=\+)(?P<phone>\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,5})(?![\w]|[.-]\d)"
+    r"|(?<![\w.:/-].)(?<=\()(?P<phone2>0?\d{1,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4})(?![\w]|[.-]\d)"
+    r"|(?<![\w.:/-].)(?<=0)(?P<phone3>\d{1,4}[ -]?\d{3,4}[ -]?\d{3,4})(?![\w.:/-]|[ -]\d)"
+    r"|(?<![\w.:/-].)(?<=\d)(?P<phone4>\d{2}[-.]\d{3}[-.]\d{4})(?![\w.:/-]|\d)"
+    r")"
+)
+_ARN = re.compile(r"arn:aws[\w-]{0,20}:[\w-]{0,40}:[\w-]{0,40}:(\d{12}):")
+_HOST = re.compile(r"ip-(?<![\w-]ip-)(\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})(?![\w]|-\d)")
+_V6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_V6_BACK = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]{0,40}$")
+_V6_FWD = re.compile(r"[0-9A-Fa-f:]{0,40}(?:/\d{1,3})?(?![\w:])")
+_LOCAL_PART = re.compile(r"(?<![\w.+%'-])[\w.+%'-]{1,64}$")
+_DECOY_BEFORE = re.compile(
+    r"(?:order|orders|po|purchase|case|invoice|inv|ticket|ref|reference|tracking|serial|confirmation|booking|"
+    r"receipt|transaction|txn|abn|gst|iban|card|contract|quote|sku|barcode|isbn|job|batch|shipment|consignment|"
+    r"parcel|claim|voucher|reservation|phone|tel|mobile|mob|cell|fax|call|ph|sms|msisdn|imei|"
+    r"request id|trace|session|execution|build|employee|patient|student|nhi|vin)"
+    r"(?:\s{1,3}(?:me|us)?\s{0,3}(?:on|at)?)?\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}$",
+    re.I,
+)
+_ACCOUNT_WORD = re.compile(r"account|acct|\baws\b|owner|arn|payer|signin|console", re.I)
+_TIMESTAMP12 = re.compile(r"(?:19[89]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d")
+_VERSION_BEFORE = re.compile(r"(?:version|ver|v|release|build|kernel|agent|firmware|engine|os|rev)\.?\s{0,2}[:=]?\s{0,2}$", re.I)
+_KEEP_IPS = frozenset({"0.0.0.0", "0.0.0.0/0", "127.0.0.1", "169.254.169.254", "255.255.255.255", "::/0", "::1", "::"})
+
+
+_NAME_AFTER = rf"(?=[ \t]*(?:\n|$|\||,|<|\(|!|:|[ \t]-))"
+# One pass for every rule keyed by the words before a name: greetings, closings, mail headers, "spoke with".
+
+def _cased(words: str) -> str:
+    """`a|bc` -> `(?:[Aa]|[Bb]c)`: Title or lower case, faster in sre than an IGNORECASE alternation."""
+    return "(?:" + "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in words.split("|")) + ")"
+
+
+_GREETING_WORDS = "hi|hello|hey|dear|morning|good morning|good afternoon|good evening|kia ora|g'day|gday|gidday|hiya"
+_CLOSING_WORDS = (
+    "kind regards|best regards|warm regards|regards|many thanks|thanks heaps|thank you|thanks|cheers|ngā mihi nui|"
+    "nga mihi nui|ngā mihi|nga mihi|best wishes|best|yours sincerely|yours faithfully|sincerely|talk soon|speak soon|ka kite"
+)
+_HEADER_WORDS = "from|to|cc|bcc|reply-to|sender|attendees|assignee|reporter"
+_CONTEXT_WORDS = (
+    "spoke to|spoke with|talked to|called|rang|emailed|ping|cc|assigned to|reported by|raised by|escalated to|"
+    "handed over to|handed to|contact|contacted|reach|this is|i'm|im|i am|my name is|auditor|engineer|manager|"
+    "analyst|for user|user"
+)
+_BEFORE_BODY = (
+    _cased(_GREETING_WORDS)
+    + rf"[ \t]+{_TITLE}(?P<g>{_NAME}|[a-z]{{3,12}}(?=[ \t]*(?:[,!]|[ \t]-))){_NAME_AFTER}|"
+    + _cased(_CLOSING_WORDS)
+    + rf"[ \t]*[,.!]?[ \t]*(?:\n[ \t]*){{0,2}}{_TITLE}(?P<c>{_NAME}){_NAME_AFTER}|"
+    + r"(?<![^\n])"
+    + _cased(_HEADER_WORDS)
+    + rf"[ \t]*:[ \t]*\"?{_TITLE}(?P<h>{_NAME})\"?[ \t]*(?=<|$|\n|,|\()|"
+    + _cased(_CONTEXT_WORDS)
+    + rf":?[ \t]+{_TITLE}(?P<x>{_NAME}))"
+)
+# The pass consumes the whitespace or punctuation before the word (fast skip); the text start is matched apart.
+_BEFORE_NAME = re.compile(r"[\s>\"(,.;:!?|](?:" + _BEFORE_BODY, re.M)
+_BEFORE_NAME_AT_START = re.compile(r"(?:" + _BEFORE_BODY, re.M)
+_SIG_DELIM = re.compile(rf"(?m)^[ \t]*--+[ \t]*\n[ \t]*{_TITLE}(?P<n>{_NAME})[ \t]*$")
+# Name followed by a mail address, "wrote:", "here from", or a signature bar ("Name Surname | Title").
+_FOLLOWED = re.compile(
+    rf"(?<![\w@.#/&'-])(?P<n>{_NAME})(?:\"?[ \t]*<[^<>@\s]{{1,64}}@|[ \t]+(?:wrote|said|writes)[ \t]*:"
+    rf"|[ \t]+here[ \t]+(?:from|at|in)\b|(?P<bar>[ \t]*\|))"
+)
+_MENTION = re.compile(r"@(?<![\w@.]@)(?P<n>[A-Za-z][\w.-]{0,40}[A-Za-z0-9]|[A-Za-z])(?![\w@])")
+_MENTION_KEEP = frozenset({"here", "channel", "everyone", "all", "team", "oncall", "on-call", "sre", "ops", "devops"})
+_NAME_STOP = frozenset(
+    "team all there everyone folks guys support ops sre devops folks everybody you again both again ok okay thanks "
+    "and the a an for from with service desk customer tenant client regards cheers best hi hello dear morning "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december aws amazon azure google okta slack jira confluence pagerduty datadog "
+    "security platform network cloud finance engineering infrastructure operations admin administrator "
+    "root sir madam colleagues partner partners crew mate mates people teams will".split()
+)  # fmt: skip
+# Common given names (English, Māori, Pacific, Asian, European) recognised with a following capitalised surname,
+# or alone where the word is not also an ordinary English word.
+_FIRST_NAMES = frozenset(
+    "james john robert michael william david richard joseph thomas tom charles christopher daniel matthew anthony "
+    "donald paul steven andrew andy joshua kenneth kevin brian george timothy ronald edward jason jeffrey ryan jacob "
+    "gary nicholas eric jonathan stephen larry justin scott brandon benjamin ben samuel sam gregory alexander alex "
+    "patrick jack dennis jerry tyler aaron jose adam nathan henry peter pete zachary douglas harold kyle noah ethan "
+    "jeremy christian keith roger terry austin sean gerald carl harry dylan arthur lawrence jordan jesse bryan "
+    "billy bruce gabriel joe logan albert willie alan eugene russell vincent philip bobby johnny bradley liam "
+    "oliver lucas mason elijah james hamish callum angus fraser rhys owen lachlan mitchell jake luke "
+    "mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty margaret sandra "
+    "ashley kimberly emily donna michelle carol amanda dorothy melissa deborah stephanie rebecca sharon laura "
+    "cynthia kathleen amy angela shirley anna brenda pamela emma nicole helen samantha katherine kate christine "
+    "debra rachel carolyn janet catherine maria heather diane ruth julie olivia joyce virginia victoria kelly "
+    "lauren christina joan evelyn judith megan andrea cheryl hannah jacqueline martha gloria teresa ann sara "
+    "madison frances kathryn janice jean abigail alice judy sophia sophie denise amber doris marilyn danielle "
+    "beverly isabella theresa diana natalie brittany charlotte marie kayla alexis lori chloe lucy zoe ella "
+    "georgia fiona jane jenny jess jessie claire holly isla ruby amelia mia grace harper ava "
+    "aroha hemi mere tamati wiremu rangi tane tui kiri manaia nikau ariana anahera hine moana rawiri te awhina "
+    "mihi ngaire pania whetu tipene hohepa paora matiu ropata "
+    "sione losa malia tavita ioane mele "
+    "priya nikhil raj rahul amit anil sunil arjun ravi deepak vikram anjali pooja neha sanjay "
+    "wei li ming jun yan hui chen lei xin ying hiroshi yuki kenji takashi haruto sakura mei "
+    "minh linh anh thanh duc hoa "
+    "hans klaus jürgen stefan matthias anja katrin ursula lars sven ingrid nils "
+    "pierre jean-luc francois françois luca marco giulia sofia carlos javier diego lucia pablo "
+    "kim dan nick chris mike matt steve dave jim rob bob greg jeff tim josh jon ian neil colin graham "
+    "craig stuart ross bruce shane wayne trent brett glen kieran declan conor aidan sinead aoife niamh "
+    "ahmed mohammed mohamed ali omar fatima aisha yusuf hassan".split()
+)  # fmt: skip
+# Given names that are also ordinary words (or AWS/product words): only with a surname or in a context rule.
+_AMBIGUOUS_FIRST = frozenset(
+    "will may mark bill grant rose june april summer chase hope faith sky page mercy joy dawn "
+    "art frank gene jack drew dean max ray rich rob pat sue ken don lee jean kim ali hans te wei li ming jun "
+    "yan hui lei xin mei anh duc hoa dan tim ian joe".split()
+)  # fmt: skip
+_FIRST_SURNAME = re.compile(rf"(?<![\w@.#/-])(?P<n>{_TOKEN}(?:[ \t]{_TOKEN}){{0,2}})(?![\w@.-]\w)")
+
+
+def _norm_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(value, strict=False) if "/" in value else ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+class _Compiled:
+    """Patterns and lookups built once per registers object."""
+
+    def __init__(self, regs: ScrubRegisters) -> None:
+        self.regs = regs
+        self.accounts = dict(regs.accounts)
+        self.networks = sorted(
+            ((ipaddress.ip_network(n.cidr), n.tier) for n in regs.networks), key=lambda pair: -pair[0].prefixlen
+        )
+        self.customer_labels: dict[str, str] = {}
+        for entry in regs.customers:
+            for name in (entry.name, *entry.aliases):
+                if name.strip():
+                    self.customer_labels.setdefault(name.strip().lower(), entry.persona)
+        self.customer_re = _alternation(self.customer_labels, flags=re.I)
+        self.people = {p.strip().lower() for p in regs.people if p.strip()}
+        parts = set(self.people)
+        for person in self.people:  # a registered full name also hides its given name and surname alone
+            words = person.split()
+            if len(words) > 1:
+                parts.update(w for w in words if len(w) > 2 and w not in _AMBIGUOUS_FIRST)
+        self.people_re = _alternation(parts, flags=re.I)
+        suffixes = sorted({s.strip() for s in regs.company_suffixes if s.strip()}, key=len, reverse=True)
+        self.suffix_re = (
+            re.compile(r"(?<=[ \t])(?:" + "|".join(re.escape(s) for s in suffixes) + r")(?![\w])") if suffixes else None
+        )
+        self.vendors = {v.lower() for v in regs.vendors}
+        self._ip_cache: dict[str, str | None] = {}
+
+    def network_label(self, value: str) -> str | None:
+        cached = self._ip_cache.get(value, "")
+        if cached != "":
+            return cached
+        label = self._network_label(value)
+        if len(self._ip_cache) < 100_000:
+            self._ip_cache[value] = label
+        return label
+
+    def _network_label(self, value: str) -> str | None:
+        if value in _KEEP_IPS:
+            return None
+        parsed = _norm_ip(value)
+        if parsed is None:
+            return None
+        if isinstance(parsed, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            if parsed.prefixlen == 0:
+                return None
+            for net, tier in self.networks:
+                if parsed.version == net.version and parsed.subnet_of(net):
+                    return tier
+            return "private-network" if parsed.is_private else "public-network"
+        if parsed.is_loopback or parsed.is_unspecified:
+            return None
+        for net, tier in self.networks:
+            if parsed.version == net.version and parsed in net:
+                return tier
+        if parsed.is_private or parsed.is_link_local:
+            return "private-ip"
+        return "public-ip"
+
+
+def _alternation(names: Iterable[str], flags: int = 0) -> re.Pattern | None:
+    ordered = sorted({n for n in names if n}, key=len, reverse=True)
+    if not ordered:
+        return None
+    body = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in ordered)
+    return re.compile(rf"(?<![\w@])(?:{body})(?![\w])", flags)
+
+
+_DEFAULT_REGISTERS = ScrubRegisters()
+
+
+# --------------------------------------------------------------------------- the scrubber
+
+# On overlap the earlier start wins, then the longer span, then the lower rank.
+_Span = tuple[int, int, int, str, str]  # start, -end, rank, kind, label
+
+
+def _tech_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    regs = c.regs
+    if "arn:aws" in text:
+        for m in _ARN.finditer(text):
+            out.append((m.start(1), -m.end(1), 0, "arn_account", c.accounts.get(m.group(1), "account")))
+    if "ip-" in text:
+        for m in _HOST.finditer(text):
+            label = c.network_label(m.group(1).replace("-", "."))
+            if label:
+                out.append((m.start(), -m.end(), 2, "ip", label))
+    _v6_spans(text, c, out)
+    for m in _TECH.finditer(text):
+        group = m.lastgroup
+        if group == "email":
+            local = _LOCAL_PART.search(text, max(0, m.start() - 64), m.start())
+            if local:
+                out.append((local.start(), -m.end(), 1, "email", "email"))
+        elif group == "v4":
+            value = m.group()
+            octets = value.split("/")[0].split(".")
+            if any(int(o) > 255 for o in octets):
+                continue
+            if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+                continue
+            label = c.network_label(value)
+            if label:
+                out.append((m.start(), -m.end(), 2, "cidr" if "/" in value else "ip", label))
+        elif group == "acct":
+            digits = re.sub(r"[ -]", "", m.group())
+            label = c.accounts.get(digits)
+            if label is None:
+                if not regs.unknown_accounts or not _account_shaped(text, m.start(), m.end(), digits):
+                    continue
+                label = "account"
+            out.append((m.start(), -m.end(), 0, "account", label))
+        else:  # phone, phone2, phone3, phone4
+            digits = sum(ch.isdigit() for ch in m.group())
+            if 7 <= digits <= 15:
+                out.append((m.start(), -m.end(), 3, "phone", "phone"))
+
+
+def _v6_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    done = -1
+    for m in _V6_SEED.finditer(text):
+        if m.start() < done:
+            continue
+        back = _V6_BACK.search(text, max(0, m.start() - 40), m.start())
+        if not back:
+            continue
+        fwd = _V6_FWD.match(text, m.start())
+        if not fwd:
+            continue
+        start, end = back.start(), fwd.end()
+        done = end
+        value = text[start:end]
+        if value.count(":") < 2 or (value.strip(":") == "" and "/" not in value):
+            continue
+        label = c.network_label(value)
+        if label:
+            out.append((start, -end, 2, "cidr" if "/" in value else "ip", label))
+
+
+def _account_shaped(text: str, start: int, end: int, digits: str) -> bool:
+    """An unknown 12-digit number is an account unless its context names it as something else."""
+    line_start = text.rfind("\n", max(0, start - 60), start) + 1
+    before = text[max(line_start, start - 40) : start]
+    if text.startswith(".signin.aws", end) or before.endswith(("/", "::", ":")):
+        return True
+    if _DECOY_BEFORE.search(before):
+        return False
+    if before.rstrip().endswith(("+", ")")) or re.search(r"\+\d{1,3}[ -]?$", before):
+        return False  # country or area code: a phone number
+    if _TIMESTAMP12.fullmatch(digits) and not _ACCOUNT_WORD.search(before):
+        return False
+    return True
+
+
+def _line_start(text: str, pos: int) -> bool:
+    before = text[text.rfind("\n", 0, pos) + 1 : pos]
+    return not before.strip() or before.strip() in ("--", "-", ">")
+
+
+def _name_ok(name: str) -> bool:
+    words = name.split()
+    return bool(words) and all(w.lower() not in _NAME_STOP for w in words)
+
+
+def _person_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    first = _BEFORE_NAME_AT_START.match(text)
+    for m in ([first] if first else []) + list(_BEFORE_NAME.finditer(text)):
+        group = m.lastgroup or "x"
+        if _name_ok(m.group(group)):
+            out.append((m.start(group), -m.end(group), 5, "person", "person"))
+    for pattern in (_SIG_DELIM, _FOLLOWED):
+        for m in pattern.finditer(text):
+            name = m.group("n")
+            if pattern is _FOLLOWED and m.group("bar") and (name.count(" ") == 0 or not _line_start(text, m.start())):
+                continue
+            if _name_ok(name):
+                out.append((m.start("n"), -m.end("n"), 5, "person", "person"))
+    for m in _MENTION.finditer(text):
+        if m.group("n").lower() not in _MENTION_KEEP:
+            out.append((m.start(), -m.end(), 5, "person", "person"))
+    for m in _FIRST_SURNAME.finditer(text):
+        words = m.group("n").split()
+        # a known given name, followed by a surname, or alone when it is not also a common word
+        first = words[0].lower()
+        if first not in _FIRST_NAMES:
+            if len(words) > 1 and words[1].lower() in _FIRST_NAMES:
+                words, start = words[1:], m.start("n") + m.group("n").index(words[1], len(words[0]))
+            else:
+                continue
+        else:
+            start = m.start("n")
+        if len(words) == 1 and words[0].lower() in _AMBIGUOUS_FIRST:
+            continue
+        if any(w.lower() in _NAME_STOP for w in words):
+            words = words[:1]
+            if words[0].lower() in _AMBIGUOUS_FIRST:
+                continue
+        end = start + len(" ".join(words)) if len(words) > 1 else start + len(words[0])
+        if text[start:end].replace("\t", " ") != " ".join(words):
+            end = start + len(words[0])
+        out.append((start, -end, 6, "person", "person"))
+
+
+def _company_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    if c.suffix_re is None:
+        return
+    for m in c.suffix_re.finditer(text):
+        window_start = max(0, m.start() - 80)
+        head = _COMPANY_HEAD.search(text, window_start, m.start())
+        if not head:
+            continue
+        head_text = head.group()
+        words = head_text.split()
+        skip, offset = 0, 0
+        while skip < len(words) and words[skip].lower() in _COMPANY_LEAD_STOP:
+            offset = head_text.index(words[skip], offset) + len(words[skip])
+            skip += 1
+        if skip == len(words):
+            continue
+        words = words[skip:]
+        if " ".join(words).lower() in c.vendors or words[0].lower() in c.vendors:
+            continue
+        start = head.start() + head_text.index(words[0], offset)
+        end = m.end()
+        # "Pty Ltd": extend over a second suffix right after the first
+        follow = c.suffix_re.match(text, end + 1) if text[end : end + 1] == " " else None
+        if follow:
+            end = follow.end()
+        label = c.customer_labels.get(text[start:end].lower(), "customer")
+        out.append((start, -end, 4, "customer", label))
+
+
+_COMPANY_HEAD = re.compile(rf"(?:(?<![\w&'’.-])[{UP}0-9][\w&'’-]*(?:\.[\w&'’-]+)*[ \t]+){{1,5}}$")
+_COMPANY_LEAD_STOP = frozenset(
+    "the hi hello hey dear from at for our we re fw fwd subject customer tenant client to cc and or of by with "
+    "on in thanks regards cheers attn about".split()
+)  # fmt: skip
+
+
+def _register_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    if c.customer_re is not None:
+        for m in c.customer_re.finditer(text):
+            label = c.customer_labels.get(re.sub(r"[ \t]+", " ", m.group().lower()), "customer")
+            out.append((m.start(), -m.end(), 4, "customer", label))
+    if c.people_re is not None:
+        for m in c.people_re.finditer(text):
+            out.append((m.start(), -m.end(), 5, "person", "person"))
+
+
+def scrub(text: str, registers: ScrubRegisters | None = None) -> ScrubResult:
+    """Replace the PII in `text`; deterministic for a given text and registers."""
+    regs = registers or _DEFAULT_REGISTERS
+    c = regs.compiled()
+    spans: list[_Span] = []
+    _tech_spans(text, c, spans)
+    _register_spans(text, c, spans)
+    if regs.detect_companies:
+        _company_spans(text, c, spans)
+    if regs.detect_people:
+        _person_spans(text, c, spans)
+    if not spans:
+        return ScrubResult(text, ())
+    spans.sort()
+    pieces: list[str] = []
+    replacements: list[Replacement] = []
+    pos = 0
+    for start, neg_end, _rank, kind, label in spans:
+        end = -neg_end
+        if start < pos or end <= start:
+            continue  # overlaps a span already taken (earlier start or longer)
+        pieces.append(text[pos:start])
+        pieces.append("{" + label + "}")
+        replacements.append(Replacement(kind, start, end, label))
+        pos = end
+    pieces.append(text[pos:])
+    return ScrubResult("".join(pieces), tuple(replacements))
