@@ -53,6 +53,8 @@ class Runtime(BaseModel):
     sweep_schedule: str = "0 13 * * *"  # 02:00 in Auckland (NZDT), UTC cron
     sweep_batch_size: int = Field(default=20, ge=1, le=500)
     annotations_enabled: bool = False  # the nightly discovery comment on each ticket
+    snapshot_max_age_hours: float = Field(default=24, gt=0)  # on-demand steps reuse a younger org snapshot
+    gate_timeout_hours: float = Field(default=168, gt=0)  # how long a lifecycle waits for a human gate
 
 
 class Settings(BaseModel):

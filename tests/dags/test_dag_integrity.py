@@ -23,6 +23,7 @@ db_activity = []
 event.listen(Engine, "do_connect", lambda *a: db_activity.append("connect"))
 event.listen(Engine, "before_cursor_execute", lambda conn, cursor, statement, *a: db_activity.append(statement[:200]))
 from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 started = time.monotonic()
 bag = DagBag(dag_folder={folder!r}, safe_mode=False)
 elapsed = time.monotonic() - started
@@ -32,15 +33,33 @@ print(json.dumps({{
     "errors": {{k: str(v)[-2000:] for k, v in bag.import_errors.items()}},
     "dags": {{dag_id: {{
         "tags": sorted(dag.tags),
-        "tasks": [{{"task_id": t.task_id, "retries": t.retries, "operator": type(t).__name__}} for t in dag.tasks],
+        "tasks": [{{"task_id": t.task_id, "retries": t.retries, "approval": isinstance(t, ApprovalOperator),
+                   "fail_on_reject": getattr(t, "fail_on_reject", None)}} for t in dag.tasks],
     }} for dag_id, dag in bag.dags.items()}},
 }}))
 """
 
 
+MANIFEST_TICKETS = {  # one ticket of every kind, so every generated DAG shape is parsed
+    "OPS-1": ("incident", None), "OPS-2": ("problem", None), "OPS-3": ("service_request", None),
+    "OPS-4": ("change", "standard"), "OPS-5": ("change", "normal"), "OPS-6": ("change", "emergency"),
+}
+
+
+def _manifest_config(directory: Path) -> Path:
+    manifest = {"generated": "2026-11-26T00:00:00Z", "tickets": {
+        key: {"key": key, "ticket_type": kind, "change_type": sub, "summary": f"{kind} ticket",
+              "updated": "2026-11-26T00:00:00Z"} for key, (kind, sub) in MANIFEST_TICKETS.items()}}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    config = directory / "itsm.yaml"
+    config.write_text(f"runtime:\n  manifest_path: {directory / 'manifest.json'}\n")
+    return config
+
+
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env["ITSM_CONFIG"] = str(_manifest_config(tmp_path_factory.mktemp("manifest")))
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path_factory.mktemp('parse-db') / 'empty.db'}"
     env["PYTHONPATH"] = str(REPO_ROOT)
     result = subprocess.run([sys.executable, "-c", PARSE_SCRIPT.format(folder=str(REPO_ROOT / "dags"))],
@@ -63,6 +82,8 @@ def test_parsing_is_cheap(parsed):
 
 def test_the_product_dags_are_present(parsed):
     assert "itsm_nightly_sweep" in parsed["dags"]
+    for key in MANIFEST_TICKETS:
+        assert {f"itsm_lifecycle__{key}", f"itsm_approvals__{key}"} <= set(parsed["dags"]), key
 
 
 def test_every_dag_is_tagged(parsed):
@@ -73,8 +94,9 @@ def test_every_dag_is_tagged(parsed):
 def test_every_task_retries_except_human_approvals(parsed):
     for dag_id, dag in parsed["dags"].items():
         for task in dag["tasks"]:
-            if task["operator"] == "ApprovalOperator":
+            if task["approval"]:
                 assert task["retries"] == 0, f"{dag_id}.{task['task_id']}: a retried approval re-opens the vote"
+                assert task["fail_on_reject"], f"{dag_id}.{task['task_id']}: a rejection must fail the gate"
             else:
                 assert task["retries"] >= 2, f"{dag_id}.{task['task_id']} retries {task['retries']}"
 

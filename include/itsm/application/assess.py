@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from include.itsm.application.context import RunContext
 from include.itsm.application.discovery import discover_ticket
+from include.itsm.application.manifest import TicketOutcome
 from include.itsm.domain.assessment import IntakeArtifact, LabelProposal, assessment_comment, propose_labels
 from include.itsm.domain.classify import classify, lint_labels
 from include.itsm.domain.discover import Discovery
@@ -31,44 +32,48 @@ class Assessment(BaseModel):
     planned_requests: list[dict] = Field(default_factory=list)
 
 
-class TicketOutcome(BaseModel):
-    """One line of a sweep batch's result (small: it travels through XCom)."""
+def run_intake(ctx: RunContext, ticket: Ticket, org_accounts: set[str]) -> IntakeArtifact:
+    """Step 1: extract and gate; the artifact keeps every value with the text that supports it."""
+    intake = IntakeArtifact(key=ticket.key, step="intake", run_id=ctx.run_id, mode=ctx.mode, summary=ticket.summary,
+                            issue_type_as_filed=ticket.issue_type,
+                            result=extract(ticket, ctx.settings.policy, org_accounts=org_accounts or None))
+    ctx.evidence.write(ticket.key, ctx.run_id, "intake", intake)
+    return intake
 
-    key: str
-    ok: bool
-    error: str | None = None
-    ticket_type: str | None = None
-    change_type: str | None = None
-    priority: str | None = None
-    summary: str | None = None
-    resource_count: int | None = None
-    account_count: int | None = None
-    seconds: float = 0.0
+
+def run_discover(ctx: RunContext, key: str, intake: IntakeArtifact, snapshot: InventorySnapshot) -> Discovery:
+    """Step 2: the ticket's scope in the org-wide snapshot, with the per-account fallback."""
+    discovery = discover_ticket(ctx, key, intake.result, snapshot, set(ctx.customer.standard_env_values))
+    ctx.evidence.write(key, ctx.run_id, "discover", discovery)
+    return discovery
+
+
+def run_classify(ctx: RunContext, ticket: Ticket, intake: IntakeArtifact, discovery: Discovery) -> LabelProposal:
+    """Step 3: type, priority and the proposed label change (written only after the labels gate)."""
+    policy = ctx.settings.policy
+    classification = classify(ticket, intake.result, policy, discovery.summary())
+    to_add, to_remove = propose_labels(ticket.labels, classification)
+    proposal = LabelProposal(key=ticket.key, step="classify", run_id=ctx.run_id, mode=ctx.mode,
+                             classification=classification, existing_labels=ticket.labels,
+                             findings=lint_labels(ticket.labels, policy), labels_to_add=to_add,
+                             labels_to_remove=to_remove)
+    ctx.evidence.write(ticket.key, ctx.run_id, "classify", proposal)
+    return proposal
 
 
 def assess_ticket(ctx: RunContext, ticket: Ticket, snapshot: InventorySnapshot, *, annotate: bool = False) -> Assessment:
     """Steps 1-3 for `ticket`; writes intake/discover/classify artifacts under this run."""
-    policy = ctx.settings.policy
     key = ticket.key
-    intake = IntakeArtifact(key=key, step="intake", run_id=ctx.run_id, mode=ctx.mode, summary=ticket.summary,
-                            issue_type_as_filed=ticket.issue_type,
-                            result=extract(ticket, policy, org_accounts=snapshot.org_account_ids() or None))
-    ctx.evidence.write(key, ctx.run_id, "intake", intake)
-    discovery = discover_ticket(ctx, key, intake.result, snapshot, set(ctx.customer.standard_env_values))
-    ctx.evidence.write(key, ctx.run_id, "discover", discovery)
-    classification = classify(ticket, intake.result, policy, discovery.summary())
-    to_add, to_remove = propose_labels(ticket.labels, classification)
-    proposal = LabelProposal(key=key, step="classify", run_id=ctx.run_id, mode=ctx.mode,
-                             classification=classification, existing_labels=ticket.labels,
-                             findings=lint_labels(ticket.labels, policy), labels_to_add=to_add,
-                             labels_to_remove=to_remove)
-    ctx.evidence.write(key, ctx.run_id, "classify", proposal)
+    intake = run_intake(ctx, ticket, snapshot.org_account_ids())
+    discovery = run_discover(ctx, key, intake, snapshot)
+    proposal = run_classify(ctx, ticket, intake, discovery)
     planned_before = len(ctx.jira.planned)
     if annotate:
         ctx.jira.upsert_step_comment(key, "assessment", assessment_comment(discovery, proposal))
     planned = [p.model_dump() for p in ctx.jira.planned[planned_before:]]
     ctx.evidence.audit(key, actor=ctx.actor, action=ctx.mode, step="intake+discover+classify", run_id=ctx.run_id,
-                       detail={"priority": classification.priority, "ticket_type": classification.ticket_type,
+                       detail={"priority": proposal.classification.priority,
+                               "ticket_type": proposal.classification.ticket_type,
                                "resources": discovery.resource_count, "annotated": annotate and ctx.execute,
                                "planned_requests": len(planned)})
     return Assessment(ticket=ticket, intake=intake, discovery=discovery, proposal=proposal, planned_requests=planned)

@@ -7,18 +7,15 @@ lifecycle DAG generator reads) are written last, from the batches' small outcome
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import time
 from collections import Counter
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from include.itsm.application.assess import TicketOutcome, assess_keys
+from include.itsm.adapters.evidence import EvidenceError
+from include.itsm.application.assess import assess_keys
 from include.itsm.application.context import RunContext
+from include.itsm.application.manifest import TicketOutcome, merge_manifest, read_manifest, write_manifest
 from include.itsm.application.discovery import take_org_snapshot
 from include.itsm.domain.artifact import Artifact
 from include.itsm.domain.inventory import InventorySnapshot
@@ -53,6 +50,17 @@ def load_snapshot(ctx: RunContext, snapshot_run_id: str) -> InventorySnapshot:
     return ctx.evidence.read(SNAPSHOT_KEY, snapshot_run_id, "discover", InventorySnapshot)
 
 
+def current_snapshot(ctx: RunContext) -> InventorySnapshot:
+    """The newest org-wide snapshot younger than `runtime.snapshot_max_age_hours`, else a new one."""
+    try:
+        latest = ctx.evidence.latest(SNAPSHOT_KEY, "discover", InventorySnapshot)
+        if datetime.now(timezone.utc) - latest.as_of < timedelta(hours=ctx.settings.runtime.snapshot_max_age_hours):
+            return latest
+    except EvidenceError:
+        pass
+    return load_snapshot(ctx, snapshot_org(ctx)["run_id"])
+
+
 def assess_batch(ctx: RunContext, keys: list[str], snapshot_run_id: str, *, annotate: bool) -> list[dict]:
     """One mapped task: steps 1-3 for each key; outcomes as plain dicts (small XCom)."""
     snapshot = load_snapshot(ctx, snapshot_run_id)
@@ -69,54 +77,6 @@ class SweepSummary(Artifact):
     snapshot: dict = Field(default_factory=dict)
     seconds_per_ticket: dict[str, float] = Field(default_factory=dict)  # mean, max
     manifest_path: str = ""
-
-
-class ManifestEntry(BaseModel):
-    key: str
-    ticket_type: str | None = None
-    change_type: str | None = None
-    priority: str | None = None
-    summary: str = ""
-    on_demand: bool = False  # added by `itsm lifecycle KEY`, kept until the ticket closes
-    updated: datetime
-
-
-class Manifest(BaseModel):
-    """The tickets the lifecycle DAG generator builds DAG pairs for (a local file next to the DAGs)."""
-
-    generated: datetime
-    tickets: dict[str, ManifestEntry] = Field(default_factory=dict)
-
-
-def read_manifest(path: str | Path) -> Manifest:
-    path = Path(path)
-    if not path.exists():
-        return Manifest(generated=datetime.now(timezone.utc))
-    return Manifest.model_validate_json(path.read_text())
-
-
-def write_manifest(path: str | Path, manifest: Manifest) -> None:
-    """Atomic replace: the DAG processor never parses half a manifest."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(manifest.model_dump_json(indent=2))
-    os.replace(tmp, path)
-
-
-def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str]) -> Manifest:
-    """This sweep's successes replace their entries; closed tickets leave unless added on demand."""
-    now = datetime.now(timezone.utc)
-    tickets = {key: entry for key, entry in current.tickets.items() if key in open_keys or entry.on_demand}
-    for outcome in outcomes:
-        if outcome.ok:
-            previous = tickets.get(outcome.key)
-            tickets[outcome.key] = ManifestEntry(
-                key=outcome.key, ticket_type=outcome.ticket_type, change_type=outcome.change_type,
-                priority=outcome.priority, summary=outcome.summary or "", updated=now,
-                on_demand=bool(previous and previous.on_demand))
-    return Manifest(generated=now, tickets=dict(sorted(tickets.items())))
 
 
 def summarize(ctx: RunContext, outcome_dicts: list[dict], snapshot: dict, open_keys: list[str]) -> SweepSummary:

@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
-
-SNAPSHOT_MAX_AGE = timedelta(hours=24)
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "classify", help="intake, discover and classify one ticket (preview: writes artifacts, not Jira)",
-        description="Reuses the newest org-wide inventory snapshot younger than 24 h, else takes one.")
+        description="Reuses the newest org-wide inventory snapshot younger than runtime.snapshot_max_age_hours "
+        "(24 h by default), else takes one.")
     parser.add_argument("key", help="ticket key, e.g. OPS-180")
     parser.add_argument("--customer", help="customer id from the configuration (default: the first)")
     parser.add_argument("--json", action="store_true", help="print the three artifacts as JSON")
     parser.set_defaults(func=run)
 
 
-def _snapshot(ctx):
-    from include.itsm.adapters.evidence import EvidenceError
-    from include.itsm.application.sweep import SNAPSHOT_KEY, load_snapshot, snapshot_org
-    from include.itsm.domain.inventory import InventorySnapshot
-
-    try:
-        latest = ctx.evidence.latest(SNAPSHOT_KEY, "discover", InventorySnapshot)
-        if datetime.now(timezone.utc) - latest.as_of < SNAPSHOT_MAX_AGE:
-            return latest
-    except EvidenceError:
-        pass
-    return load_snapshot(ctx, snapshot_org(ctx)["run_id"])
-
-
 def run(args: argparse.Namespace) -> int:
     from include.itsm.application.assess import assess_ticket
+    from include.itsm.application.sweep import current_snapshot
     from include.itsm.commands._context import cli_context
     from include.itsm.domain.ticket import validate_ticket_key
 
     key = validate_ticket_key(args.key)
     ctx = cli_context("classify", customer_id=args.customer)
-    result = assess_ticket(ctx, ctx.jira.get_ticket(key), _snapshot(ctx))
+    result = assess_ticket(ctx, ctx.jira.get_ticket(key), current_snapshot(ctx))
     if args.json:
         print(result.model_dump_json(indent=2, exclude={"ticket": {"description_adf"}}))
         return 0

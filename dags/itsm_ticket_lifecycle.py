@@ -1,0 +1,31 @@
+"""Per-ticket lifecycle DAGs: `itsm_lifecycle__<KEY>` and `itsm_approvals__<KEY>` for every ticket
+in the manifest (written by the nightly sweep and by `itsm lifecycle KEY`).
+
+Wiring only. The manifest is a local file (no network or DB at parse time); when a worker parses
+this file to run one task, only that task's DAG pair is built.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import get_parsing_context
+
+from include.itsm.airflow.lifecycle_dags import build_approvals_dag, build_lifecycle_dag
+from include.itsm.application.lifecycle import plan_for
+from include.itsm.application.manifest import read_manifest
+from include.itsm.config import settings
+
+SETTINGS = settings()
+GATE_TIMEOUT = timedelta(hours=SETTINGS.runtime.gate_timeout_hours)
+WANTED = get_parsing_context().dag_id  # None when the DAG processor parses everything
+
+for entry in read_manifest(SETTINGS.runtime.manifest_path).tickets.values():
+    if not entry.ticket_type:
+        continue
+    lifecycle_id, approvals_id = f"itsm_lifecycle__{entry.key}", f"itsm_approvals__{entry.key}"
+    if WANTED and WANTED not in (lifecycle_id, approvals_id):
+        continue
+    plan = plan_for(entry.key, entry.ticket_type, entry.change_type)
+    globals()[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, GATE_TIMEOUT)
+    globals()[approvals_id] = build_approvals_dag(plan, entry.summary, GATE_TIMEOUT, SETTINGS.policy.change)

@@ -1,0 +1,87 @@
+"""Human gates on Airflow's Human-in-the-loop: the approval task and how decisions are read back.
+
+`GateApproval` is Airflow's `ApprovalOperator` with what DESIGN section 4 requires: it fails on
+reject (`fail_on_reject=True`, `retries=0`: a retried approval would re-open the vote), shows the
+approver the step's artifact, and leaves the decision (who, when, reason, evidence) in XCom under
+`decision` even when it rejects or times out, so the lifecycle can record it and check separation
+of duties from `responded_by_user`, the one source of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param
+
+from include.itsm.application.steps import GateDecision
+
+DECISION_XCOM_KEY = "decision"
+
+
+def approvals_dag_id(key: str) -> str:
+    return f"itsm_approvals__{key}"
+
+
+def lifecycle_dag_id(key: str) -> str:
+    return f"itsm_lifecycle__{key}"
+
+
+class GateApproval(ApprovalOperator):
+    """One gate of one ticket; the subject and body come from the step's brief at run time."""
+
+    def __init__(self, *, ticket_key: str, gate: str, step: str, approvers: list[str], **kwargs) -> None:
+        super().__init__(
+            task_id=gate,
+            subject=f"{ticket_key}: {gate}",
+            body=None,
+            fail_on_reject=True,
+            retries=0,
+            assigned_users=[{"id": user, "name": user} for user in approvers],
+            params={
+                "reason": Param("", type="string", title="Reason (required to reject)"),
+                "evidence": Param("", type="string", title="Evidence (link or attestation, e.g. rollback test)"),
+            },
+            **kwargs,
+        )
+        self.ticket_key, self.gate, self.step = ticket_key, gate, step
+
+    def execute(self, context):
+        from include.itsm.airflow.runtime import task_context
+        from include.itsm.application.lifecycle import step_module
+
+        brief = step_module(self.step).brief(task_context(), self.ticket_key, self.gate)
+        self.subject, self.body = brief.subject, brief.body
+        return super().execute(context)
+
+    def _push(self, context, decision: GateDecision) -> None:
+        context["ti"].xcom_push(key=DECISION_XCOM_KEY, value=decision.model_dump(mode="json"))
+
+    def execute_complete(self, context, event: dict[str, Any]):
+        if "error" in event:
+            self._push(context, GateDecision(gate=self.gate, approved=False, outcome="timeout",
+                                             at=datetime.now(timezone.utc), reason=str(event.get("error"))))
+            return super().execute_complete(context, event)
+        user = event.get("responded_by_user") or {}
+        params = event.get("params_input") or {}
+        approved = event["chosen_options"] == [self.APPROVE]
+        responded_at = event.get("responded_at")
+        self._push(context, GateDecision(
+            gate=self.gate, approved=approved, outcome="approved" if approved else "rejected",
+            user_id=user.get("id"), user_name=user.get("name"),
+            at=responded_at if isinstance(responded_at, datetime) else None,
+            reason=str(params.get("reason") or ""), evidence=str(params.get("evidence") or "")))
+        return super().execute_complete(context, event)
+
+
+def read_decisions(context, key: str, gates: list[str]) -> dict[str, GateDecision]:
+    """Decisions already taken on `gates` in this lifecycle run's approvals run (same run id)."""
+    ti = context["ti"]
+    decisions = {}
+    for gate in gates:
+        raw = ti.xcom_pull(dag_id=approvals_dag_id(key), task_ids=gate, key=DECISION_XCOM_KEY,
+                           run_id=context["run_id"], map_indexes=-1)
+        if raw:
+            decisions[gate] = GateDecision.model_validate(raw)
+    return decisions

@@ -1,0 +1,114 @@
+"""Build the per-ticket DAG pair: `itsm_lifecycle__<KEY>` and `itsm_approvals__<KEY>`.
+
+The lifecycle runs the ticket's steps in order; after each step, a deferrable
+ExternalTaskSensor waits on the matching approval task of the approvals run (same logical
+date, same run id), and only then does the step's apply task write what the gate unlocks.
+Each approval task in turn waits (sensor) for the lifecycle task whose artifact it reviews,
+so approvers always see finished evidence and a failure anywhere ends both runs.
+
+DESIGN section 8's traps are handled here: explicit logical dates (checked in `start`),
+`fail_on_reject=True` with `retries=0` on approvals, sensors listing the failed states, never
+paused at creation, one lifecycle run per ticket at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
+from airflow.sdk import DAG, Param
+
+from include.itsm.airflow.gates import GateApproval, approvals_dag_id, lifecycle_dag_id
+from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvers
+
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
+SENSOR_POKE_SECONDS = 5
+
+
+def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timeout: timedelta, **kwargs) -> ExternalTaskSensor:
+    return ExternalTaskSensor(
+        task_id=task_id, external_dag_id=external_dag_id, external_task_id=external_task_id,
+        allowed_states=["success"], failed_states=["failed", "upstream_failed"], skipped_states=["skipped"],
+        deferrable=True, poke_interval=SENSOR_POKE_SECONDS, timeout=timeout.total_seconds(),
+        **kwargs)
+
+
+def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DAG:
+    key = plan.key
+    from include.itsm.airflow import lifecycle_tasks as tasks
+
+    with DAG(
+        dag_id=lifecycle_dag_id(key),
+        description=f"{key}: {summary}"[:200],
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        tags=["itsm", "lifecycle", plan.ticket_type],
+        default_args=TASK_DEFAULTS,
+        params={
+            "steps": Param(plan.steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
+                           examples=list(plan.steps), title="Steps",
+                           description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
+            "execute": Param(False, type="boolean", title="Execute",
+                             description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
+            "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
+        },
+        doc_md=f"Lifecycle of **{key}** ({plan.ticket_type}{'/' + plan.change_type if plan.change_type else ''}).",
+    ) as dag:
+        start = PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()})
+        trigger = TriggerDagRunOperator(
+            task_id="trigger_approvals", trigger_dag_id=approvals_dag_id(key), trigger_run_id="{{ run_id }}",
+            logical_date="{{ logical_date }}", conf={"lifecycle_run_id": "{{ run_id }}"},
+            wait_for_completion=False, skip_when_already_exists=True)
+        previous = trigger
+        start >> trigger
+        for step in plan.steps:
+            step_task = PythonOperator(task_id=step, python_callable=tasks.run_step, trigger_rule="none_failed",
+                                       op_kwargs={"key": key, "step": step})
+            previous >> step_task
+            previous = step_task
+            for gate in (g for g in plan.gates if g.step == step):
+                sensor = _sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, gate_timeout,
+                                 trigger_rule="none_failed")
+                previous >> sensor
+                previous = sensor
+                position = plan.gates.index(gate)
+                following = plan.gates[position + 1] if position + 1 < len(plan.gates) else None
+                if gate.apply_task and (following is None or following.apply_task != gate.apply_task):
+                    applied = [g.name for g in plan.gates if g.apply_task == gate.apply_task]
+                    apply_task = PythonOperator(
+                        task_id=gate.apply_task, python_callable=tasks.apply_gate, trigger_rule="none_failed",
+                        op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied})
+                    previous >> apply_task
+                    previous = apply_task
+        outcome = PythonOperator(task_id="record_outcome", python_callable=tasks.record_outcome,
+                                 trigger_rule="all_done", retries=2,
+                                 op_kwargs={"key": key, "gates": [g.name for g in plan.gates]})
+        previous >> outcome
+    return dag
+
+
+def build_approvals_dag(plan: Plan, summary: str, gate_timeout: timedelta, policy_change) -> DAG:
+    key = plan.key
+    with DAG(
+        dag_id=approvals_dag_id(key),
+        description=f"{key} approvals: {summary}"[:200],
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        is_paused_upon_creation=False,
+        tags=["itsm", "approvals", plan.ticket_type],
+        default_args=TASK_DEFAULTS,
+        doc_md=f"Human gates of **{key}**, triggered by its lifecycle run with the same logical date and run id.",
+    ) as dag:
+        for gate in plan.gates:
+            ready = _sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, gate_timeout)
+            ready >> GateApproval(ticket_key=key, gate=gate.name, step=gate.step,
+                                  approvers=approvers(policy_change, gate), response_timeout=gate_timeout)
+    return dag

@@ -1,0 +1,108 @@
+"""The callables of a lifecycle run's tasks: thin glue from Airflow's context to the steps.
+
+Failures that a retry cannot fix (a missing input artifact, an unselected-but-required step,
+a separation-of-duties violation) fail at once with AirflowFailException and a message that
+says what to do; transient ones (Jira/AWS down) are left to the task's retries.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from include.itsm.adapters.evidence import EvidenceError
+from include.itsm.airflow.gates import read_decisions
+from include.itsm.airflow.runtime import task_context
+from include.itsm.application.lifecycle import Plan, step_module, validate_selection
+from include.itsm.application.steps import GateDecision
+from include.itsm.domain import adf
+from include.itsm.domain.artifact import Artifact
+
+
+class LifecycleOutcome(Artifact):
+    """How a lifecycle run ended: the steps selected, every gate decision, what failed."""
+
+    steps: list[str]
+    execute: bool
+    reason: str = ""
+    decisions: dict[str, GateDecision]
+    failed_tasks: list[str]
+    outcome: str  # completed | rejected | failed
+
+
+def _selected(context) -> list[str]:
+    return list(context["params"]["steps"])
+
+
+def start(plan: dict, **context) -> dict:
+    """Refuse runs without an explicit logical date (approval sensors match on it) or with bad steps."""
+    plan = Plan.model_validate(plan)
+    if context["dag_run"].logical_date is None:
+        raise AirflowFailException(
+            f"{plan.key}: trigger this lifecycle with an explicit logical date: its approval gates are "
+            "matched by logical date, and a run without one can never see its approvals")
+    try:
+        steps = validate_selection(plan, _selected(context))
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    ctx = task_context(execute=context["params"]["execute"])
+    ctx.evidence.audit(plan.key, actor=ctx.actor, action="lifecycle-start", run_id=ctx.run_id,
+                       detail={"steps": steps, "execute": ctx.execute, "reason": context["params"]["reason"]})
+    return {"steps": steps, "execute": ctx.execute, "actor": ctx.actor}
+
+
+def run_step(key: str, step: str, **context) -> dict:
+    if step not in _selected(context):
+        raise AirflowSkipException(f"{step} not selected for this run")
+    try:
+        return step_module(step).run(task_context(execute=context["params"]["execute"]), key)
+    except EvidenceError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def apply_gate(key: str, step: str, gate: str, gates: list[str], **context) -> dict:
+    """After the gate(s): what the approval unlocks (preview: the planned requests only)."""
+    if step not in _selected(context):
+        raise AirflowSkipException(f"{step} not selected for this run")
+    decisions = read_decisions(context, key, gates)
+    missing = [g for g in gates if g not in decisions or not decisions[g].approved]
+    if missing:
+        raise AirflowFailException(f"{key}: gate(s) {missing} not approved: nothing is applied")
+    try:
+        return step_module(step).apply(task_context(execute=context["params"]["execute"]), key, gate, decisions)
+    except (EvidenceError, ValueError, PermissionError) as exc:
+        raise AirflowFailException(f"{key}: {gate} refused: {exc}") from exc
+
+
+def _failed_tasks(context) -> list[str]:
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    states = RuntimeTaskInstance.get_task_states(dag_id=context["dag"].dag_id, run_ids=[context["run_id"]])
+    per_task = states.get(context["run_id"], states)
+    return sorted(task for task, state in per_task.items() if state in ("failed", "upstream_failed"))
+
+
+def record_outcome(key: str, gates: list[str], **context) -> dict:
+    """Record every decision and the run's end; a rejection or failure fails the run, visibly."""
+    params = context["params"]
+    ctx = task_context(execute=params["execute"])
+    decisions = read_decisions(context, key, gates)
+    failed = _failed_tasks(context)
+    refused = [d for d in decisions.values() if not d.approved]
+    outcome = "rejected" if refused else ("failed" if failed else "completed")
+    record = LifecycleOutcome(key=key, step="lifecycle", run_id=ctx.run_id, mode=ctx.mode, steps=_selected(context),
+                              execute=ctx.execute, reason=params["reason"], decisions=decisions,
+                              failed_tasks=failed, outcome=outcome)
+    ctx.evidence.write(key, ctx.run_id, "lifecycle", record)
+    for decision in decisions.values():
+        ctx.evidence.audit(key, actor=f"user:{decision.user_id}" if decision.user_id else "system:timeout",
+                           action="approval" if decision.approved else decision.outcome, step=decision.gate,
+                           run_id=ctx.run_id, detail={"reason": decision.reason, "evidence": decision.evidence})
+    if refused:
+        lines = [f"Gate {d.gate}: {d.outcome} by {d.user_name or 'nobody (timed out)'}"
+                 + (f": {d.reason}" if d.reason else "") for d in refused]
+        ctx.jira.upsert_step_comment(key, "lifecycle", adf.doc([adf.heading("ITSM lifecycle stopped", 3),
+                                                                adf.bullet_list(lines)]))
+        raise AirflowFailException(f"{key}: stopped at the gate: " + "; ".join(lines))
+    if failed:
+        raise AirflowFailException(f"{key}: tasks failed: {', '.join(failed)}")
+    return {"outcome": outcome, "decisions": len(decisions)}

@@ -1,0 +1,76 @@
+"""The manifest: the tickets the lifecycle DAG generator builds DAG pairs for.
+
+A local JSON file next to the DAGs (the DAG processor reads it at parse time, so no network or
+DB is needed there), written atomically by the nightly sweep and by `itsm lifecycle KEY`.
+Kept free of heavy imports: the DAG file imports this module on every parse.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class TicketOutcome(BaseModel):
+    """One line of a sweep batch's result (small: it travels through XCom)."""
+
+    key: str
+    ok: bool
+    error: str | None = None
+    ticket_type: str | None = None
+    change_type: str | None = None
+    priority: str | None = None
+    summary: str | None = None
+    resource_count: int | None = None
+    account_count: int | None = None
+    seconds: float = 0.0
+
+
+class ManifestEntry(BaseModel):
+    key: str
+    ticket_type: str | None = None
+    change_type: str | None = None
+    priority: str | None = None
+    summary: str = ""
+    on_demand: bool = False  # added by `itsm lifecycle KEY`, kept until the ticket closes
+    updated: datetime
+
+
+class Manifest(BaseModel):
+    generated: datetime
+    tickets: dict[str, ManifestEntry] = Field(default_factory=dict)
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    path = Path(path)
+    if not path.exists():
+        return Manifest(generated=datetime.now(timezone.utc))
+    return Manifest.model_validate_json(path.read_text())
+
+
+def write_manifest(path: str | Path, manifest: Manifest) -> None:
+    """Atomic replace: the DAG processor never parses half a manifest."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(manifest.model_dump_json(indent=2))
+    os.replace(tmp, path)
+
+
+def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str]) -> Manifest:
+    """This sweep's successes replace their entries; closed tickets leave unless added on demand."""
+    now = datetime.now(timezone.utc)
+    tickets = {key: entry for key, entry in current.tickets.items() if key in open_keys or entry.on_demand}
+    for outcome in outcomes:
+        if outcome.ok:
+            previous = tickets.get(outcome.key)
+            tickets[outcome.key] = ManifestEntry(
+                key=outcome.key, ticket_type=outcome.ticket_type, change_type=outcome.change_type,
+                priority=outcome.priority, summary=outcome.summary or "", updated=now,
+                on_demand=bool(previous and previous.on_demand))
+    return Manifest(generated=now, tickets=dict(sorted(tickets.items())))

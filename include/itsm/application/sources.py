@@ -1,0 +1,482 @@
+"""Step 4's evidence sources: each one asks a different system (or API) the same scope question.
+
+Cross-validation is only worth something when the sources are independent
+(SELF_COMPARISON_VALIDATION), so every source here reads its own system through its own API and
+says exactly how it did (system, API or file, query, as-of): that provenance is what the
+reproduce prompt and the auditor read. For changes: the customer's spreadsheet (a Jira
+attachment, parsed with pandas, as of the date written in the sheet), the Config aggregator
+(`SelectAggregateResourceConfig`), per-account EC2 `DescribeInstances` filtered by the standard
+env tag values through assumed roles, and Cost Explorer's EC2 compute share of org spend. For
+incidents and problems: the ticket itself, the org inventory (the discover artifact), direct
+CloudWatch reads (`DescribeAlarms`) and the visual timeline (`GetMetricData` series + alarm state
+changes, rendered to a PNG). All AWS reads go through the guarded read-only `ctx.aws`.
+
+A source that cannot be read raises `SourceUnavailable`; the step records it and the domain then
+refuses with INCOMPLETE_EVIDENCE rather than validating on fewer sources.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from include.itsm.application.context import RunContext
+from include.itsm.domain.artifact import Provenance
+from include.itsm.domain.cross_validate import (
+    AlarmStateChange,
+    MetricPoint,
+    ResourceFacts,
+    SourceResult,
+    TimelineSeries,
+    source_from_timeline,
+)
+from include.itsm.domain.discover import Discovery, aggregator_query, resource_from_config_row
+from include.itsm.domain.intake import IntakeResult
+from include.itsm.domain.inventory import AccountInfo, Resource
+from include.itsm.domain.ticket import Attachment, Ticket
+
+EC2_COMPUTE_SERVICE = "Amazon Elastic Compute Cloud - Compute"  # Cost Explorer SERVICE dimension value
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+ACCOUNT_COLUMNS = ("account id", "accountid", "account")
+INSTANCE_COLUMNS = ("instance id", "instanceid", "instance")
+REGION_COLUMNS = ("region", "aws region")
+AS_OF_LABELS = ("as of", "as-of", "as at", "date")
+
+# names every step and the brief use for the four sources
+SPREADSHEET = "customer spreadsheet"
+CONFIG = "org-wide resource search"
+ENV_TAGGED = "env-tagged inventory"
+BILLING = "billing"
+TICKET = "ticket"
+INVENTORY = "org inventory"
+ALARMS = "cloudwatch alarms"
+TIMELINE = "visual timeline"
+CHANGE_SOURCES = (SPREADSHEET, CONFIG, ENV_TAGGED, BILLING)
+INCIDENT_SOURCES = (TICKET, INVENTORY, ALARMS, TIMELINE)
+
+
+class SourceUnavailable(RuntimeError):
+    """A source could not be read: the reason names the source and what to do."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aws_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- the organisation's accounts (shared context, not a source) ---------------------------------
+
+def org_accounts(ctx: RunContext) -> list[AccountInfo]:
+    """Active accounts from Organizations ListAccounts (the scope every AWS source must cover)."""
+    accounts = []
+    for page in ctx.aws.client("organizations").get_paginator("list_accounts").paginate():
+        accounts += [AccountInfo(account_id=a["Id"], name=a.get("Name", ""), status=a.get("Status", ""))
+                     for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
+    return accounts
+
+
+def _member(ctx: RunContext, account_id: str, management: str | None):
+    return ctx.aws if account_id == management else ctx.aws.assume_member(account_id)
+
+
+def _management_account(ctx: RunContext) -> str | None:
+    try:
+        return ctx.aws.client("sts").get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError):
+        return None
+
+
+# --- 1. the customer's spreadsheet (Jira attachment) -------------------------------------------
+
+def _norm(value: object) -> str:
+    return str(value).strip().lower().rstrip(":") if value is not None else ""
+
+
+def _account_text(value: object) -> str:
+    """Account ids written as text keep their digits; numbers (Excel) lose leading zeros: restore them."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().replace("-", "").replace(" ", "")
+    return text.zfill(12) if text.isdigit() else text
+
+
+def _as_datetime(value: object) -> datetime | None:
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        stamp = pd.Timestamp(value) if not isinstance(value, str) else pd.to_datetime(value, dayfirst=True)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(stamp):
+        return None
+    stamp = stamp.to_pydatetime()
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def parse_inventory_sheet(content: bytes) -> tuple[list[ResourceFacts], datetime | None, dict]:
+    """Rows (account, instance, region) of a customer inventory workbook and the sheet's as-of date.
+
+    The header row is found, not assumed (customer sheets carry titles and notes above it); the
+    as-of date is the cell beside an "As of" label above the header. Returns (rows, as_of, detail).
+    """
+    import pandas as pd
+
+    book = pd.ExcelFile(io.BytesIO(content))
+    for sheet in book.sheet_names:
+        raw = book.parse(sheet, header=None, dtype=object)
+        header_row = None
+        for index, row in raw.iterrows():
+            cells = {_norm(v) for v in row.tolist()}
+            if cells & set(ACCOUNT_COLUMNS) and cells & set(INSTANCE_COLUMNS):
+                header_row = int(index)
+                break
+        if header_row is None:
+            continue
+        as_of, as_of_cell = None, None
+        for index in range(header_row):
+            values = raw.iloc[index].tolist()
+            for col, value in enumerate(values):
+                if _norm(value) in AS_OF_LABELS:
+                    for later in values[col + 1:]:
+                        if (found := _as_datetime(later)) is not None:
+                            as_of, as_of_cell = found, f"row {index + 1}"
+                            break
+                if as_of:
+                    break
+        table = book.parse(sheet, header=header_row, dtype=object)
+        columns = {_norm(c): c for c in table.columns}
+        account_col = next(columns[c] for c in ACCOUNT_COLUMNS if c in columns)
+        instance_col = next(columns[c] for c in INSTANCE_COLUMNS if c in columns)
+        region_col = next((columns[c] for c in REGION_COLUMNS if c in columns), None)
+        rows = []
+        for _, row in table.iterrows():
+            instance, account = row[instance_col], row[account_col]
+            if instance is None or (isinstance(instance, float) and instance != instance) or not str(instance).strip():
+                continue
+            region = row[region_col] if region_col is not None else None
+            rows.append(ResourceFacts(account_id=_account_text(account), resource_id=str(instance).strip(),
+                                      region=str(region).strip() if isinstance(region, str) and region.strip() else None))
+        return rows, as_of, {"sheet": sheet, "header_row": header_row + 1, "rows": len(rows), "as_of_cell": as_of_cell}
+    raise SourceUnavailable("no sheet with both an account id and an instance id column")
+
+
+def _latest_xlsx(ticket: Ticket) -> Attachment | None:
+    sheets = [a for a in ticket.attachments if a.filename.lower().endswith(XLSX_SUFFIXES)]
+    return max(sheets, key=lambda a: (a.created or datetime.min.replace(tzinfo=timezone.utc), a.id), default=None)
+
+
+def spreadsheet_source(ctx: RunContext, ticket: Ticket) -> SourceResult:
+    """The customer's inventory attached to the ticket (newest .xlsx), as of the sheet's own date."""
+    attachment = _latest_xlsx(ticket)
+    if attachment is None:
+        raise SourceUnavailable(f"{SPREADSHEET}: {ticket.key} has no .xlsx attachment; ask the customer for "
+                                "their inventory spreadsheet and attach it to the ticket")
+    rows, as_of, detail = parse_inventory_sheet(ctx.jira.download_attachment(attachment))
+    if as_of is None:  # no date in the sheet: the upload time is the latest it can be true of
+        as_of = attachment.created or _now()
+        detail["as_of_basis"] = "attachment upload time (the sheet states no as-of date)"
+    else:
+        detail["as_of_basis"] = "the sheet's 'As of' cell"
+    return SourceResult(
+        name=SPREADSHEET, system="jira", api="attachment", as_of=as_of, resources=rows,
+        accounts_queried=sorted({r.account_id for r in rows}),
+        provenance=Provenance(source="jira:attachment", query=f"{ticket.key}/{attachment.filename}", as_of=as_of,
+                              detail={"filename": attachment.filename, "attachment_id": attachment.id,
+                                      "parser": "pandas.read_excel", **detail}),
+    )  # fmt: skip
+
+
+# --- 2. the Config aggregator -------------------------------------------------------------------
+
+def config_source(ctx: RunContext, resource_type: str = "AWS::EC2::Instance") -> SourceResult:
+    """Org-wide resource search: SelectAggregateResourceConfig over the customer's aggregator."""
+    query, aggregator = aggregator_query(resource_type), ctx.customer.aggregator_name
+    as_of = _now()
+    try:
+        resources = [resource_from_config_row(row) for row in ctx.aws.select_aggregate(query, aggregator)]
+    except (ClientError, BotoCoreError) as exc:
+        raise SourceUnavailable(f"{CONFIG}: {_aws_error(exc)}") from exc
+    return SourceResult(
+        name=CONFIG, system="aws-config", api="SelectAggregateResourceConfig", as_of=as_of,
+        resources=[ResourceFacts.from_resource(r) for r in resources],
+        accounts_queried=sorted({r.account_id for r in resources}),
+        provenance=Provenance(source="aws:config:SelectAggregateResourceConfig", query=query, as_of=as_of,
+                              detail={"aggregator": aggregator, "rows": len(resources)}),
+    )  # fmt: skip
+
+
+# --- 3. per-account DescribeInstances with the standard env tag values --------------------------
+
+def env_tagged_source(ctx: RunContext, accounts: Sequence[AccountInfo]) -> SourceResult:
+    """What env-tag based tooling (the scheduler's rules) sees: DescribeInstances per account and region,
+    filtered on the standard env tag values, through the member role."""
+    key, values = ctx.customer.env_tag_key, tuple(ctx.customer.standard_env_values)
+    filters = [{"Name": f"tag:{key}", "Values": list(values)}]
+    management = _management_account(ctx)
+    as_of = _now()
+    found: list[ResourceFacts] = []
+    queried, errors = [], []
+    for account in accounts:
+        try:
+            member = _member(ctx, account.account_id, management)
+            for region in ctx.customer.regions:
+                for raw in member.instances(region, Filters=filters):
+                    tags = {t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])}
+                    found.append(ResourceFacts(account_id=account.account_id, resource_id=raw["InstanceId"],
+                                               region=region, launch_time=raw.get("LaunchTime"),
+                                               state=(raw.get("State") or {}).get("Name"), tags=tags))
+            queried.append(account.account_id)
+        except (ClientError, BotoCoreError) as exc:
+            errors.append({"account_id": account.account_id, "error": _aws_error(exc)})
+    if not queried:
+        raise SourceUnavailable(f"{ENV_TAGGED}: no account readable ({errors[:3]})")
+    return SourceResult(
+        name=ENV_TAGGED, system="aws-ec2", api="DescribeInstances", as_of=as_of, resources=found,
+        env_tag_values=values, accounts_queried=queried,
+        provenance=Provenance(source="aws:ec2:DescribeInstances", as_of=as_of,
+                              query=json.dumps({"Filters": filters}),
+                              detail={"regions": list(ctx.customer.regions), "role": ctx.customer.member_role_name,
+                                      "accounts": len(queried), "errors": errors}),
+    )  # fmt: skip
+
+
+# --- 4. Cost Explorer: EC2 compute share of org spend ------------------------------------------
+
+def last_full_month(today: date) -> tuple[date, date]:
+    first = today.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return previous, first
+
+
+def billing_source(ctx: RunContext, today: date | None = None) -> SourceResult:
+    """GetCostAndUsage for the last complete month, grouped by SERVICE: EC2 compute vs everything."""
+    start, end = last_full_month(today or _now().date())
+    request = {"TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()}, "Granularity": "MONTHLY",
+               "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}]}
+    as_of = _now()
+    try:
+        ce = ctx.aws.client("ce", "us-east-1")
+        results, kwargs = [], dict(request)
+        while True:
+            page = ce.get_cost_and_usage(**kwargs)
+            results += page.get("ResultsByTime", [])
+            if not page.get("NextPageToken"):
+                break
+            kwargs["NextPageToken"] = page["NextPageToken"]
+    except (ClientError, BotoCoreError) as exc:
+        raise SourceUnavailable(f"{BILLING}: {_aws_error(exc)}") from exc
+    billed = total = 0.0
+    for period in results:
+        groups = period.get("Groups") or []
+        amounts = {g["Keys"][0]: float(g["Metrics"]["UnblendedCost"]["Amount"]) for g in groups}
+        billed += amounts.get(EC2_COMPUTE_SERVICE, 0.0)
+        stated = float(((period.get("Total") or {}).get("UnblendedCost") or {}).get("Amount") or 0)
+        total += stated or sum(amounts.values())
+    if not total:
+        raise SourceUnavailable(f"{BILLING}: Cost Explorer reports no spend for {start}..{end}")
+    return SourceResult(
+        name=BILLING, system="aws-cost-explorer", api="GetCostAndUsage", as_of=as_of, billed_usd=billed,
+        total_spend_usd=total,
+        provenance=Provenance(source="aws:ce:GetCostAndUsage", query=json.dumps(request, separators=(",", ":")),
+                              as_of=as_of, detail={"service": EC2_COMPUTE_SERVICE, "period": [str(start), str(end)],
+                                                   "billed_usd": billed, "total_usd": total}),
+    )  # fmt: skip
+
+
+def change_sources(ctx: RunContext, ticket: Ticket, accounts: Sequence[AccountInfo]
+                   ) -> tuple[list[SourceResult], dict[str, str]]:
+    """The four change sources; a source that cannot be read is reported in `missing`, never faked."""
+    sources, missing = [], {}
+    for name, read in ((SPREADSHEET, lambda: spreadsheet_source(ctx, ticket)), (CONFIG, lambda: config_source(ctx)),
+                       (ENV_TAGGED, lambda: env_tagged_source(ctx, accounts)), (BILLING, lambda: billing_source(ctx))):
+        try:
+            sources.append(read())
+        except SourceUnavailable as exc:
+            missing[name] = str(exc)
+    return sources, missing
+
+
+# --- incidents and problems ----------------------------------------------------------------------
+
+def _index(resources: Sequence[Resource]) -> dict[str, Resource]:
+    """Resource by every name it is known by (id, Name tag, ARN, RDS identifier, role name)."""
+    out = {}
+    for r in resources:
+        for name in (r.resource_id, r.name, r.arn, r.attributes.get("dBInstanceIdentifier"),
+                     r.attributes.get("roleName")):
+            if name:
+                out[str(name)] = r
+    return out
+
+
+def ticket_source(ticket: Ticket, intake: IntakeResult, discovery: Discovery) -> SourceResult:
+    """What the reporter names: the ticket's resource ids, attributed to accounts via discovery
+    (or the one account the ticket names)."""
+    known = _index(discovery.resources)
+    accounts = intake.account_values
+    facts, unplaced = [], []
+    for value in intake.resource_values:
+        r = known.get(value)
+        if r is not None:
+            facts.append(ResourceFacts(account_id=r.account_id, resource_id=r.resource_id))
+        elif len(accounts) == 1:
+            facts.append(ResourceFacts(account_id=accounts[0], resource_id=value))
+        else:
+            unplaced.append(value)
+    as_of = ticket.updated or ticket.created or _now()
+    return SourceResult(
+        name=TICKET, system="jira", api="issue", as_of=as_of,
+        resources=list({f.key: f for f in facts}.values()), accounts_queried=sorted(set(accounts)),
+        provenance=Provenance(source="jira:issue", query=f"GET /rest/api/3/issue/{ticket.key}", as_of=as_of,
+                              detail={"resource_ids": intake.resource_values, "not_placed": unplaced}),
+    )  # fmt: skip
+
+
+def inventory_source(discovery: Discovery) -> SourceResult:
+    """The org inventory's view of the ticket's scope (the discover artifact)."""
+    return SourceResult(
+        name=INVENTORY, system="aws-config", api="SelectAggregateResourceConfig", as_of=discovery.as_of,
+        resources=[ResourceFacts.from_resource(r) for r in discovery.resources],
+        accounts_queried=sorted(set(discovery.counts_by_account) | set(discovery.scope.account_ids)),
+        provenance=Provenance(source="evidence:discover", query=f"{discovery.key}/{discovery.run_id}/discover.json",
+                              as_of=discovery.as_of, detail={"snapshot_run_id": discovery.snapshot_run_id,
+                                                             "scope": discovery.scope.basis}),
+    )  # fmt: skip
+
+
+def _alarm_resource(alarm: dict, known: dict[str, Resource]) -> Resource | None:
+    for dimension in alarm.get("Dimensions", []):
+        if (r := known.get(dimension.get("Value", ""))) is not None:
+            return r
+    return None
+
+
+def read_alarms(ctx: RunContext, discovery: Discovery) -> list[tuple[Resource, dict]]:
+    """CloudWatch DescribeAlarms in every account/region of the scope: the alarms on in-scope resources."""
+    known = _index(discovery.resources)
+    management = _management_account(ctx)
+    pairs = []
+    places = sorted({(r.account_id, r.region) for r in discovery.resources if r.region and r.region != "global"})
+    for account_id, region in places:
+        member = _member(ctx, account_id, management)
+        for page in member.client("cloudwatch", region).get_paginator("describe_alarms").paginate():
+            for alarm in page.get("MetricAlarms", []):
+                if (r := _alarm_resource(alarm, known)) is not None:
+                    pairs.append((r, alarm))
+    return pairs
+
+
+def alarms_source(pairs: Sequence[tuple[Resource, dict]], as_of: datetime) -> SourceResult:
+    """Direct AWS API: the in-scope resources whose alarm is in ALARM now."""
+    firing = [(r, a) for r, a in pairs if a.get("StateValue") == "ALARM"]
+    return SourceResult(
+        name=ALARMS, system="aws-cloudwatch", api="DescribeAlarms", as_of=as_of,
+        resources=list({(r.account_id, r.resource_id): ResourceFacts(account_id=r.account_id, resource_id=r.resource_id,
+                                                                     region=r.region)
+                        for r, _ in firing}.values()),
+        accounts_queried=sorted({r.account_id for r, _ in pairs}),
+        provenance=Provenance(source="aws:cloudwatch:DescribeAlarms", query="StateValue=ALARM, dimensions in scope",
+                              as_of=as_of, detail={"alarms": sorted(a["AlarmName"] for _, a in firing),
+                                                   "regions": sorted({r.region for r, _ in pairs})}),
+    )  # fmt: skip
+
+
+def timeline_series(ctx: RunContext, pairs: Sequence[tuple[Resource, dict]], start: datetime, end: datetime
+                    ) -> list[TimelineSeries]:
+    """Each alarm's metric (GetMetricData) and its state change (from the alarm's own state record)."""
+    management = _management_account(ctx)
+    out = []
+    for n, (resource, alarm) in enumerate(pairs):
+        cw = _member(ctx, resource.account_id, management).client("cloudwatch", resource.region)
+        query = {"Id": f"m{n}", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"],
+                       "Dimensions": alarm.get("Dimensions", [])},
+            "Period": int(alarm.get("Period", 300)), "Stat": alarm.get("Statistic", "Average")}}
+        result = cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end)
+        points = []
+        for series in result.get("MetricDataResults", []):
+            points += [MetricPoint(at=t, value=v) for t, v in zip(series.get("Timestamps", []), series.get("Values", []))]
+        changes = []
+        if alarm.get("StateUpdatedTimestamp") and alarm.get("StateValue") != "OK":
+            changes.append(AlarmStateChange(at=alarm["StateUpdatedTimestamp"], alarm_name=alarm["AlarmName"],
+                                            old_state="OK", new_state=alarm["StateValue"]))
+        crossing = _first_crossing(points, alarm)
+        if crossing and (not changes or crossing < changes[0].at):
+            changes.insert(0, AlarmStateChange(at=crossing, alarm_name=alarm["AlarmName"], old_state="OK",
+                                               new_state="ALARM"))
+        out.append(TimelineSeries(account_id=resource.account_id, resource_id=resource.resource_id,
+                                  namespace=alarm["Namespace"], metric_name=alarm["MetricName"],
+                                  points=sorted(points, key=lambda p: p.at), alarm_changes=changes))
+    return out
+
+
+def _first_crossing(points: Sequence[MetricPoint], alarm: dict) -> datetime | None:
+    threshold, op = alarm.get("Threshold"), alarm.get("ComparisonOperator", "")
+    if threshold is None:
+        return None
+    test = {"GreaterThanThreshold": lambda v: v > threshold, "GreaterThanOrEqualToThreshold": lambda v: v >= threshold,
+            "LessThanThreshold": lambda v: v < threshold, "LessThanOrEqualToThreshold": lambda v: v <= threshold}.get(op)
+    return min((p.at for p in points if test and test(p.value)), default=None)
+
+
+def render_timeline_png(series: Sequence[TimelineSeries], title: str) -> bytes:
+    """Metric series (one panel each) with alarm state changes as vertical lines; PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    panels = max(len(series), 1)
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 2.4 * panels), squeeze=False, sharex=False)
+    for ax, s in zip(axes[:, 0], series or [None]):
+        if s is None:
+            ax.text(0.5, 0.5, "no metric data in scope", ha="center", va="center")
+            continue
+        ax.plot([p.at for p in s.points], [p.value for p in s.points], marker=".", linewidth=1)
+        for change in s.alarm_changes:
+            ax.axvline(change.at, color="red" if change.new_state == "ALARM" else "green", linestyle="--")
+            ax.annotate(f"{change.alarm_name}: {change.new_state}", (change.at, ax.get_ylim()[1]),
+                        fontsize=7, color="red", rotation=0, va="top")
+        ax.set_title(f"{s.resource_id} ({s.account_id}) {s.namespace} {s.metric_name}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def incident_sources(ctx: RunContext, ticket: Ticket, intake: IntakeResult, discovery: Discovery
+                     ) -> tuple[list[SourceResult], dict[str, str], list[TimelineSeries], bytes | None]:
+    """Ticket, inventory, CloudWatch alarms and the visual timeline (+ its PNG)."""
+    sources, missing = [ticket_source(ticket, intake, discovery), inventory_source(discovery)], {}
+    as_of = _now()
+    series, png = [], None
+    try:
+        pairs = read_alarms(ctx, discovery)
+        sources.append(alarms_source(pairs, as_of))
+        changes = [a["StateUpdatedTimestamp"] for _, a in pairs if a.get("StateUpdatedTimestamp")]
+        anchor = ticket.created or as_of
+        start = min([anchor - timedelta(days=7), *[c - timedelta(days=7) for c in changes]])
+        series = timeline_series(ctx, pairs, start, as_of)
+        png = render_timeline_png(series, f"{ticket.key}: metrics and alarm states")
+        sources.append(source_from_timeline(TIMELINE, series, as_of, Provenance(
+            source="aws:cloudwatch:GetMetricData", as_of=as_of,
+            query=f"GetMetricData {start.isoformat()}..{as_of.isoformat()} for the alarms' metrics",
+            detail={"series": len(series), "png": "timeline.png"})))
+    except (ClientError, BotoCoreError) as exc:
+        missing[ALARMS if len(sources) == 2 else TIMELINE] = _aws_error(exc)
+    return sources, missing, series, png

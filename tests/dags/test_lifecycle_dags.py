@@ -1,0 +1,63 @@
+"""The generated DAG pair's shape: the Airflow traps of DESIGN section 8 stay closed."""
+
+from datetime import timedelta
+
+import pytest
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
+
+from include.itsm.airflow.gates import GateApproval
+from include.itsm.airflow.lifecycle_dags import build_approvals_dag, build_lifecycle_dag
+from include.itsm.application.lifecycle import plan_for
+from include.itsm.domain.change_policy import ChangePolicy
+
+PLAN = plan_for("OPS-180", "change", "normal")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    timeout = timedelta(hours=1)
+    return build_lifecycle_dag(PLAN, "scheduler", timeout), build_approvals_dag(PLAN, "scheduler", timeout, ChangePolicy())
+
+
+def test_dag_ids_and_never_paused(pair):
+    lifecycle, approvals = pair
+    assert (lifecycle.dag_id, approvals.dag_id) == ("itsm_lifecycle__OPS-180", "itsm_approvals__OPS-180")
+    assert lifecycle.is_paused_upon_creation is False and approvals.is_paused_upon_creation is False
+    assert lifecycle.max_active_runs == 1
+
+
+def test_the_approvals_run_shares_run_id_and_logical_date(pair):
+    trigger = pair[0].get_task("trigger_approvals")
+    assert isinstance(trigger, TriggerDagRunOperator)
+    assert (trigger.trigger_run_id, trigger.logical_date) == ("{{ run_id }}", "{{ logical_date }}")
+
+
+def test_every_gate_is_a_failing_approval_waited_on_by_a_deferrable_sensor(pair):
+    lifecycle, approvals = pair
+    for gate in PLAN.gates:
+        approval = approvals.get_task(gate.name)
+        assert isinstance(approval, GateApproval)
+        assert approval.fail_on_reject is True and approval.retries == 0
+        sensor = lifecycle.get_task(f"gate_{gate.name}")
+        assert isinstance(sensor, ExternalTaskSensor) and sensor.deferrable
+        assert (sensor.external_dag_id, sensor.external_task_id) == (approvals.dag_id, gate.name)
+        assert {"failed", "upstream_failed"} <= set(sensor.failed_states)
+
+
+def test_labels_are_applied_only_downstream_of_their_gate(pair):
+    lifecycle, _ = pair
+    apply_labels = lifecycle.get_task("apply_labels")
+    assert "gate_labels" in apply_labels.upstream_task_ids
+    assert "apply_labels" in lifecycle.get_task("cross-validate").upstream_task_ids
+
+
+def test_approvers_are_assigned_from_configuration(pair):
+    _, approvals = pair
+    assert approvals.get_task("go_no_go_business").assigned_users == [{"id": "cfo-delegate", "name": "cfo-delegate"}]
+    assert approvals.get_task("ready_cab_1").external_task_id == "apply_change"
+
+
+def test_step_param_defaults_to_the_ticket_types_steps(pair):
+    params = pair[0].params
+    assert params["steps"] == PLAN.steps and params["execute"] is False
