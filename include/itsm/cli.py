@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "sweep",
     "classify",
     "bridge",
+    "scrub",
 )
 
 
