@@ -135,7 +135,7 @@ def parse_inventory_sheet(content: bytes) -> tuple[list[ResourceFacts], datetime
 
     book = pd.ExcelFile(io.BytesIO(content))
     for sheet in book.sheet_names:
-        raw = book.parse(sheet, header=None, dtype=object)
+        raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
         header_row = None
         for index, row in raw.iterrows():
             cells = {_norm(v) for v in row.tolist()}
@@ -155,7 +155,7 @@ def parse_inventory_sheet(content: bytes) -> tuple[list[ResourceFacts], datetime
                             break
                 if as_of:
                     break
-        table = book.parse(sheet, header=header_row, dtype=object)
+        table = pd.read_excel(book, sheet_name=sheet, header=header_row, dtype=object)
         columns = {_norm(c): c for c in table.columns}
         account_col = next(columns[c] for c in ACCOUNT_COLUMNS if c in columns)
         instance_col = next(columns[c] for c in INSTANCE_COLUMNS if c in columns)
