@@ -256,6 +256,10 @@ _DECOY_BEFORE = re.compile(
 _ACCOUNT_WORD = re.compile(r"account|acct|\baws\b|owner|arn|payer|signin|console", re.I)
 _TIMESTAMP12 = re.compile(r"(?:19[89]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d")
 _VERSION_BEFORE = re.compile(r"(?:version|ver|v|release|build|kernel|agent|firmware|engine|os|rev)\.?\s{0,2}[:=]?\s{0,2}$", re.I)
+# RFC 1918, shared (CGNAT), link-local, IPv6 unique-local and link-local: everything else is public.
+_PRIVATE_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10")
+)
 _KEEP_IPS = frozenset({"0.0.0.0", "0.0.0.0/0", "127.0.0.1", "169.254.169.254", "255.255.255.255", "::/0", "::1", "::"})
 
 
@@ -404,15 +408,14 @@ class _Compiled:
             for net, tier in self.networks:
                 if parsed.version == net.version and parsed.subnet_of(net):
                     return tier
-            return "private-network" if parsed.is_private else "public-network"
+            private = any(parsed.version == net.version and parsed.subnet_of(net) for net in _PRIVATE_NETS)
+            return "private-network" if private else "public-network"
         if parsed.is_loopback or parsed.is_unspecified:
             return None
         for net, tier in self.networks:
             if parsed.version == net.version and parsed in net:
                 return tier
-        if parsed.is_private or parsed.is_link_local:
-            return "private-ip"
-        return "public-ip"
+        return "private-ip" if any(parsed in net for net in _PRIVATE_NETS) else "public-ip"
 
 
 def _alternation(names: Iterable[str], flags: int = 0) -> re.Pattern | None:
@@ -575,7 +578,8 @@ def _company_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
         if skip == len(words):
             continue
         words = words[skip:]
-        if " ".join(words).lower() in c.vendors or words[0].lower() in c.vendors:
+        spaced = " " + " ".join(words).lower() + " "
+        if any(f" {vendor} " in spaced for vendor in c.vendors):
             continue
         start = head.start() + head_text.index(words[0], offset)
         end = m.end()
