@@ -21,7 +21,7 @@ def _keys_by_summary() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def preview(demo_env, demo_board, capsys_module=None):
+def preview(demo_env, demo_board):
     import contextlib
     import io
 
@@ -31,7 +31,9 @@ def preview(demo_env, demo_board, capsys_module=None):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["bridge", "--json"]) == 0
-    return json.loads(out.getvalue()), demo_board.requests()
+    text = out.getvalue()
+    start = text.index("{\n") if text.startswith("{\n") else text.index("\n{\n") + 1  # Airflow may log first
+    return json.loads(text[start:]), demo_board.requests()
 
 
 def test_preview_finds_the_seeded_patterns(preview):
@@ -46,7 +48,8 @@ def test_preview_finds_the_seeded_patterns(preview):
     p0 = [p for p in result["patterns"] if p["pattern_id"].startswith("p0:")]
     mttr = [p for p in result["patterns"] if p["pattern_id"].startswith("mttr:")]
     keys = _keys_by_summary()
-    assert [p["incidents"] for p in p0] == [[keys["Nobody can sign in to any AWS account - SSO outage"]]]
+    # the history's resolved SSO outage; open demo P0s (not yet resolved) draft a story at once too
+    assert [keys["Nobody can sign in to any AWS account - SSO outage"]] in [p["incidents"] for p in p0]
     assert [p["incidents"] for p in mttr] == [[keys["EBS snapshots of prod-core deleted by cleanup script"]]]
     # windowed rule: cloudops + infra-failure at days 91, 89 and 30 span 61 days, so ONE 90-day window
     # holds all three (history.py calls it an edge case only for a "last 90 days from today" reading)
