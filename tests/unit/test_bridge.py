@@ -106,7 +106,7 @@ def test_drafts_are_scrubbed_and_render_as_adf_and_markdown():
             assert planted not in rendered, planted
         assert "OPS-" in rendered and draft.acceptance_criteria
     assert drafts[0].idempotency_key == "itsm-bridge:recurring:compute:config-drift"
-    assert drafts[0].max_in_window == 3
+    assert drafts[0].max_in_window == 4  # the P0 shares the pair
 
 
 def test_report_figures_match_between_csv_and_html():
