@@ -232,13 +232,14 @@ _TECH = re.compile(
     r"(?<=@)(?P<email>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})"
     r"|(?<![\w.].)(?<=\d)(?P<v4>\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?)(?![\w]|\.\d|/\d)"
     r"|(?<![\w+.,-].)(?<=\d)(?P<acct>\d{11}|\d{3}(?P<s1>[- ])\d{4}(?P=s1)\d{4}|\d{2}(?P<s2>[- ])\d{3}(?P=s2)\d{3}(?P=s2)\d{3})"
-    r"(?![\w]|[.,]\d|[ -]\d)"
+    r"(?![\w]|[.,]\d)"
     r"|(?<![\w+].)(?<=\+)(?P<phone>\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,5})(?![\w]|[.-]\d)"
     r"|(?<![\w.:/-].)(?<=\()(?P<phone2>0?\d{1,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4})(?![\w]|[.-]\d)"
     r"|(?<![\w.:/-].)(?<=0)(?P<phone3>\d{1,4}[ -]?\d{3,4}[ -]?\d{3,4})(?![\w.:/-]|[ -]\d)"
     r"|(?<![\w.:/-].)(?<=\d)(?P<phone4>\d{2}[-.]\d{3}[-.]\d{4})(?![\w.:/-]|\d)"
     r")"
 )
+_DIGIT_GROUP_AFTER = re.compile(r"[ -]\d")
 _ARN = re.compile(r"arn:aws[\w-]{0,20}:[\w-]{0,40}:[\w-]{0,40}:(\d{12}):")
 _HOST = re.compile(r"ip-(?<![\w-]ip-)(\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})(?![\w]|-\d)")
 _V6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -255,7 +256,7 @@ _DECOY_BEFORE = re.compile(
 )
 _ACCOUNT_WORD = re.compile(r"account|acct|\baws\b|owner|arn|payer|signin|console", re.I)
 _TIMESTAMP12 = re.compile(r"(?:19[89]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d")
-_VERSION_BEFORE = re.compile(r"(?:version|ver|v|release|build|kernel|agent|firmware|engine|os|rev)\.?\s{0,2}[:=]?\s{0,2}$", re.I)
+_VERSION_BEFORE = re.compile(r"\b(?:version|ver|release|build|kernel|firmware)\.?[ \t]{0,2}[:=]?[ \t]{0,2}$", re.I)
 # RFC 1918, shared (CGNAT), link-local, IPv6 unique-local and link-local: everything else is public.
 _PRIVATE_NETS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10")
@@ -465,6 +466,13 @@ def _tech_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
         elif group == "acct":
             digits = re.sub(r"[ -]", "", m.group())
             label = c.accounts.get(digits)
+            if (
+                label is None
+                and len(m.group()) > 12
+                and _DIGIT_GROUP_AFTER.match(text, m.end())
+                and not _ACCOUNT_WORD.search(text, max(0, m.start() - 40), m.start())
+            ):
+                continue  # an unknown grouped number that goes on (a card or phone number), not an account
             if label is None:
                 if not regs.unknown_accounts or not _account_shaped(text, m.start(), m.end(), digits):
                     continue
