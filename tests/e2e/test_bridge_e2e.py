@@ -14,10 +14,17 @@ DAG_ID = "itsm_pattern_bridge"
 
 
 def _trigger(client, run_id: str, when: datetime, conf: dict) -> None:
-    """POST /api/v2/dags/{dag_id}/dagRuns with an explicit run id and logical date."""
-    response = client.session.post(f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
-                                   json={"dag_run_id": run_id, "logical_date": when.isoformat(), "conf": conf})
-    assert response.status_code in (200, 201), response.text
+    """POST /api/v2/dags/{dag_id}/dagRuns with an explicit run id and logical date.
+
+    Retried on 5xx: on SQLite the api-server's action-log insert can hit "database is locked"
+    while the scheduler writes (a 409 on a retry means the earlier attempt got through)."""
+    for attempt in range(6):
+        response = client.session.post(f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
+                                       json={"dag_run_id": run_id, "logical_date": when.isoformat(), "conf": conf})
+        if response.status_code < 500 or attempt == 5:
+            break
+        time.sleep(2)
+    assert response.status_code in (200, 201) or (attempt and response.status_code == 409), response.text
 
 
 def _wait_for_gate(client, run_id: str, timeout_s: float = 300) -> None:
