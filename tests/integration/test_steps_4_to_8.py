@@ -28,6 +28,7 @@ from include.itsm.domain.cross_validate import (
     LAUNCHED_AFTER_AS_OF,
     CrossValidation,
 )
+from include.itsm.domain.discover import Discovery
 from include.itsm.domain.govern import GovernanceRecord
 
 KEY = "OPS-180"
@@ -371,3 +372,28 @@ def test_conflicting_booking_moves_the_next_window(world):
     booked = world.store.latest(world.copy, "decide", decide.DecisionRecord)
     assert mine.window.start == booked.window.start + timedelta(weeks=1)
     assert mine.window.skipped[0].reason.startswith(f"conflicts with {world.copy} on {org.PILOT_ACCOUNT.account_id}")
+
+
+# --- incidents: ticket, inventory, alarms, visual timeline ----------------------------------------
+
+
+def test_incident_sources_and_timeline_png(world, demo_board):
+    key = "OPS-192"  # CPU alarm on prod-core-01 (the seeded alarm and metric series)
+    assess(world, key)
+    ctx = world.ctx()
+    summary = cv.run(ctx, key)
+    result = world.store.latest(key, "cross-validate", CrossValidation)
+    assert [s.name for s in result.sources] == ["ticket", "org inventory", "cloudwatch alarms", "visual timeline"]
+    assert len({(s.system, s.api) for s in result.sources}) == 4 and result.billing is None
+    prod_core = org.account_by_name("prod-core").account_id
+    alarms = next(s for s in result.sources if s.name == "cloudwatch alarms")
+    assert alarms.instances == 1 and "prod-core-web-cpu-high" in alarms.provenance.detail["alarms"]
+    assert summary["timeline_png"] and "first alarm 2026-11-03T01:" in result.five_w_one_h.when
+    png = (world.store.root / key / ctx.run_id / "timeline.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.verdict == "pass" and (result.union_instances, result.union_accounts) == (1, 1)
+    assert all(s.instances == 1 for s in result.sources)
+    inventory = world.store.latest(key, "discover", Discovery)
+    assert {r.account_id for r in inventory.resources} == {prod_core}
+    preview = cv.apply(world.ctx(), key, "evidence", {"evidence": approve("evidence", "qa-engineer")})  # preview only
+    assert any(p["path"].endswith(f"/issue/{key}/attachments") for p in preview["planned"])

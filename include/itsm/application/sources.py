@@ -55,6 +55,7 @@ TICKET = "ticket"
 INVENTORY = "org inventory"
 ALARMS = "cloudwatch alarms"
 TIMELINE = "visual timeline"
+TIMELINE_LOOKBACK = timedelta(days=30)  # metric history read before the ticket / the alarm's state change
 CHANGE_SOURCES = (SPREADSHEET, CONFIG, ENV_TAGGED, BILLING)
 INCIDENT_SOURCES = (TICKET, INVENTORY, ALARMS, TIMELINE)
 
@@ -326,8 +327,11 @@ def ticket_source(ticket: Ticket, intake: IntakeResult, discovery: Discovery) ->
     (or the one account the ticket names)."""
     known = _index(discovery.resources)
     accounts = intake.account_values
-    facts, unplaced = [], []
+    facts, unplaced, alarms = [], [], []
     for value in intake.resource_values:
+        if value.startswith("arn:aws:cloudwatch:") and ":alarm:" in value:
+            alarms.append(value)  # the signal, not an affected resource: the alarms source resolves it
+            continue
         r = known.get(value)
         if r is not None:
             facts.append(ResourceFacts(account_id=r.account_id, resource_id=r.resource_id))
@@ -340,7 +344,8 @@ def ticket_source(ticket: Ticket, intake: IntakeResult, discovery: Discovery) ->
         name=TICKET, system="jira", api="issue", as_of=as_of,
         resources=list({f.key: f for f in facts}.values()), accounts_queried=sorted(set(accounts)),
         provenance=Provenance(source="jira:issue", query=f"GET /rest/api/3/issue/{ticket.key}", as_of=as_of,
-                              detail={"resource_ids": intake.resource_values, "not_placed": unplaced}),
+                              detail={"resource_ids": intake.resource_values, "not_placed": unplaced,
+                                      "alarms_named": alarms}),
     )  # fmt: skip
 
 
@@ -470,7 +475,7 @@ def incident_sources(ctx: RunContext, ticket: Ticket, intake: IntakeResult, disc
         sources.append(alarms_source(pairs, as_of))
         changes = [a["StateUpdatedTimestamp"] for _, a in pairs if a.get("StateUpdatedTimestamp")]
         anchor = ticket.created or as_of
-        start = min([anchor - timedelta(days=7), *[c - timedelta(days=7) for c in changes]])
+        start = min([anchor - TIMELINE_LOOKBACK, *[c - TIMELINE_LOOKBACK for c in changes]])
         series = timeline_series(ctx, pairs, start, as_of)
         png = render_timeline_png(series, f"{ticket.key}: metrics and alarm states")
         sources.append(source_from_timeline(TIMELINE, series, as_of, Provenance(
