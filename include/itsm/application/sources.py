@@ -450,7 +450,17 @@ def render_timeline_png(series: Sequence[TimelineSeries], title: str) -> bytes:
             ax.text(0.5, 0.5, "no metric data in scope", ha="center", va="center")
             continue
         ax.plot([p.at for p in s.points], [p.value for p in s.points], marker=".", linewidth=1)
-        for change in s.alarm_changes:
+        changes, outside = s.alarm_changes, []
+        if s.points:  # zoom on the series; state changes recorded far from it are listed, not drawn
+            first, last = s.points[0].at, s.points[-1].at
+            pad = max((last - first) * 0.1, timedelta(minutes=5))
+            ax.set_xlim(first - pad, last + pad)
+            outside = [c for c in changes if not first - pad <= c.at <= last + pad]
+            changes = [c for c in changes if c not in outside]
+        if outside:
+            ax.set_xlabel("state recorded: " + "; ".join(f"{c.alarm_name} {c.new_state} at {c.at:%Y-%m-%d %H:%M} UTC"
+                                                          for c in outside), fontsize=7)
+        for change in changes:
             ax.axvline(change.at, color="red" if change.new_state == "ALARM" else "green", linestyle="--")
             ax.annotate(f"{change.alarm_name}: {change.new_state}", (change.at, ax.get_ylim()[1]),
                         fontsize=7, color="red", rotation=0, va="top")
