@@ -12,7 +12,7 @@ from datetime import timedelta
 from airflow.sdk import get_parsing_context
 
 from include.itsm.airflow.lifecycle_dags import build_approvals_dag, build_lifecycle_dag
-from include.itsm.application.lifecycle import plan_for
+from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id, plan_for
 from include.itsm.application.manifest import read_manifest
 from include.itsm.config import settings
 
@@ -23,7 +23,7 @@ WANTED = get_parsing_context().dag_id  # None when the DAG processor parses ever
 for entry in read_manifest(SETTINGS.runtime.manifest_path).tickets.values():
     if not entry.ticket_type:
         continue
-    lifecycle_id, approvals_id = f"itsm_lifecycle__{entry.key}", f"itsm_approvals__{entry.key}"
+    lifecycle_id, approvals_id = lifecycle_dag_id(entry.key), approvals_dag_id(entry.key)
     if WANTED and WANTED not in (lifecycle_id, approvals_id):
         continue
     plan = plan_for(entry.key, entry.ticket_type, entry.change_type)

@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "classify",
     "bridge",
     "scrub",
+    "lifecycle",
+    "approve",
 )
 
 

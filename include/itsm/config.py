@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from include.itsm.domain.policy import Policy
+from include.itsm.domain.scrub import ScrubConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "itsm.yaml"
@@ -43,6 +44,7 @@ class Customer(BaseModel):
     env_tag_key: str = "env"
     # Env tag values the customer's tooling (e.g. the instance scheduler) recognises; others are a tag gap.
     standard_env_values: list[str] = Field(default_factory=lambda: ["prod", "staging", "dev", "dr", "preprod", "sit"])
+    scrub: ScrubConfig = Field(default_factory=ScrubConfig)  # this customer's registers for PII scrubbing
 
 
 class Runtime(BaseModel):

@@ -8,7 +8,12 @@ import pytest
 from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, LocalAirflow
 from tests.integration.demo_fixtures import connection_env, write_test_config
 
-E2E_USERS = {ADMIN_USER: (ADMIN_PASSWORD, "admin")}
+# The demo configuration's approvers (include/itsm/domain/change_policy.py defaults), an engineer who
+# triggers (the drafter), and an outsider assigned to no gate.
+APPROVERS = ("sre-lead", "qa-engineer", "cfo-delegate", "cso-delegate", "cto-delegate", "change-manager",
+             "cab-1", "cab-2", "service-owner", "governance", "incident-manager")
+E2E_USERS = {ADMIN_USER: (ADMIN_PASSWORD, "admin"), "engineer": ("engineer-pw", "op"), "outsider": ("outsider-pw", "op"),
+             **{user: (f"{user}-pw", "op") for user in APPROVERS}}
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ def test_sweep_triggered_through_the_api_classifies_every_demo_ticket(live_airfl
     demo_board.clear_requests()
     now = datetime.now(timezone.utc)
     run_id = f"e2e__{now:%Y%m%dT%H%M%S%f}"
-    client.trigger(DAG_ID, run_id, now.isoformat(), conf={"execute": False})
+    client.trigger_at(DAG_ID, run_id, now, conf={"execute": False})
     assert client.wait_for_run(DAG_ID, run_id, timeout_s=480) == "success"
 
     states = {ti["task_id"]: ti["state"] for ti in client.task_instances(DAG_ID, run_id)}

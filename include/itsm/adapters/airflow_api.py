@@ -9,6 +9,7 @@ Environment: ITSM_AIRFLOW_URL, ITSM_AIRFLOW_USER, ITSM_AIRFLOW_PASSWORD.
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 
 import requests
@@ -52,3 +53,46 @@ class AirflowApi:
             body["dag_run_id"] = run_id
         return self._check(self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=self.timeout),
                            f"trigger {dag_id}")  # fmt: skip
+
+    def trigger_at(self, dag_id: str, run_id: str, logical_date: datetime, conf: dict | None = None) -> dict:
+        """Start a run with an explicit run id and logical date (gates match on the logical date)."""
+        body = {"dag_run_id": run_id, "logical_date": logical_date.isoformat(), "conf": conf or {}}
+        return self._check(self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=self.timeout),
+                           f"trigger {dag_id}")  # fmt: skip
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 120.0) -> dict:
+        """Wait until the DAG processor has parsed `dag_id` (a new manifest entry takes one refresh)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=self.timeout)
+            if response.status_code == 200:
+                return response.json()
+            time.sleep(1)
+        raise AirflowApiError(f"DAG {dag_id} not parsed within {timeout_s:.0f}s; import errors: {self.get('/importErrors')}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 300.0, until=("success", "failed")) -> str:
+        deadline = time.monotonic() + timeout_s
+        state = "unknown"
+        while time.monotonic() < deadline:
+            state = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in until:
+                return state
+            time.sleep(1)
+        raise AirflowApiError(f"{dag_id}/{run_id} still {state} after {timeout_s:.0f}s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def latest_run(self, dag_id: str) -> dict | None:
+        runs = self.get(f"/dags/{dag_id}/dagRuns", order_by="-logical_date", limit=1)["dag_runs"]
+        return runs[0] if runs else None
+
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, approve: bool, params: dict | None = None) -> dict:
+        """Answer a Human-in-the-loop approval as this client's user (Airflow records who)."""
+        body = {"chosen_options": ["Approve" if approve else "Reject"], "params_input": params or {}}
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+        return self._check(self.session.patch(f"{self.url}/api/v2{path}", json=body, timeout=self.timeout),
+                           f"respond to {dag_id}/{run_id}/{task_id}")  # fmt: skip

@@ -15,17 +15,10 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 
+from include.itsm.application.lifecycle import approvals_dag_id
 from include.itsm.application.steps import GateDecision
 
 DECISION_XCOM_KEY = "decision"
-
-
-def approvals_dag_id(key: str) -> str:
-    return f"itsm_approvals__{key}"
-
-
-def lifecycle_dag_id(key: str) -> str:
-    return f"itsm_lifecycle__{key}"
 
 
 class GateApproval(ApprovalOperator):

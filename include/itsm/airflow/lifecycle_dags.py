@@ -21,8 +21,8 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import DAG, Param
 
-from include.itsm.airflow.gates import GateApproval, approvals_dag_id, lifecycle_dag_id
-from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvers
+from include.itsm.airflow.gates import GateApproval
+from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}

@@ -24,6 +24,14 @@ STEPS_BY_TYPE: dict[str, tuple[str, ...]] = {
 }
 
 
+def lifecycle_dag_id(key: str) -> str:
+    return f"itsm_lifecycle__{key}"
+
+
+def approvals_dag_id(key: str) -> str:
+    return f"itsm_approvals__{key}"
+
+
 class Gate(BaseModel):
     """One human gate: the approval task, the task whose artifact it reviews, the apply it unlocks."""
 

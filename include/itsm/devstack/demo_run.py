@@ -42,7 +42,7 @@ def main() -> int:
         client.wait_for_dag(MAIN_DAG)
         now = datetime.now(timezone.utc)
         run_id = f"demo__{now:%Y%m%dT%H%M%S}"
-        client.trigger(MAIN_DAG, run_id, now.isoformat())
+        client.trigger_at(MAIN_DAG, run_id, now)
         print(f"triggered {MAIN_DAG} run {run_id}; waiting for it ...", flush=True)
         state = client.wait_for_run(MAIN_DAG, run_id, timeout_s=900)
         from include.itsm.config import settings

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from include.itsm.adapters.airflow_api import AirflowApi
 from include.itsm.devstack.services import REPO_ROOT, free_port
 
 ADMIN_USER = "admin"
@@ -59,6 +60,7 @@ class LocalAirflow:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",  # a new manifest entry's DAGs appear fast
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -103,50 +105,6 @@ class LocalAirflow:
                 self.process.wait()
         self.process = None
 
-    def client(self, user: str = ADMIN_USER) -> "AirflowClient":
-        return AirflowClient(self.url, user, self.users[user][0])
-
-
-class AirflowClient:
-    """A thin REST client with one user's token: what `itsm approve` and the tests use."""
-
-    def __init__(self, url: str, user: str, password: str):
-        self.url = url.rstrip("/")
-        response = requests.post(f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=30)
-        response.raise_for_status()
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-
-    def get(self, path: str, **params) -> dict:
-        response = self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def wait_for_dag(self, dag_id: str, timeout_s: float = 120.0) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            response = self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=30)
-            if response.status_code == 200:
-                return response.json()
-            time.sleep(1)
-        errors = self.get("/importErrors")
-        raise TimeoutError(f"DAG {dag_id} not parsed within {timeout_s:.0f}s; import errors: {errors}")
-
-    def trigger(self, dag_id: str, run_id: str, logical_date: str, conf: dict | None = None) -> dict:
-        response = self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", timeout=30, json={
-            "dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}})
-        response.raise_for_status()
-        return response.json()
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 300.0) -> str:
-        deadline = time.monotonic() + timeout_s
-        state = "unknown"
-        while time.monotonic() < deadline:
-            state = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
-            if state in ("success", "failed"):
-                return state
-            time.sleep(1)
-        raise TimeoutError(f"{dag_id}/{run_id} still {state} after {timeout_s:.0f}s")
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    def client(self, user: str = ADMIN_USER) -> AirflowApi:
+        """The product's REST client logged in as `user` (what `itsm approve` uses)."""
+        return AirflowApi(self.url, user, self.users[user][0])
