@@ -52,7 +52,7 @@ class Runtime(BaseModel):
 
     evidence_root: str = f"file://{REPO_ROOT / 'evidence'}"
     manifest_path: str = str(REPO_ROOT / "dags" / "itsm_manifest.json")
-    sweep_schedule: str = "0 13 * * *"  # 02:00 in Auckland (NZDT), UTC cron
+    sweep_schedule: str | None = "0 13 * * *"  # 02:00 in Auckland (NZDT), UTC cron; null: manual only
     sweep_batch_size: int = Field(default=20, ge=1, le=500)
     annotations_enabled: bool = False  # the nightly discovery comment on each ticket
     snapshot_max_age_hours: float = Field(default=24, gt=0)  # on-demand steps reuse a younger org snapshot

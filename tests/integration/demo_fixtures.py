@@ -7,6 +7,7 @@ root and manifest) in `ITSM_CONFIG`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,19 +20,26 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def demo_board(tmp_path_factory, local_aws):
-    """A second board (the contract tests keep theirs clean) holding the demo tickets."""
+@contextlib.contextmanager
+def seeded_board(directory: Path, aws_endpoint: str):
+    """A board of its own holding the demo tickets (boards written by one suite stay out of another's)."""
     from include.itsm.devstack.board.server import BoardServer
     from include.itsm.devstack.demo.seed import instance_ids_from_local_aws, seed_board
     from tests.conftest import BoardHandle
 
-    server = BoardServer(str(tmp_path_factory.mktemp("demo-board") / "board.sqlite")).start()
-    seed_board(server.store, instance_ids_from_local_aws(local_aws.endpoint_url))
+    server = BoardServer(str(directory / "board.sqlite")).start()
+    seed_board(server.store, instance_ids_from_local_aws(aws_endpoint))
     try:
         yield BoardHandle(server.url, server.store)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_board(tmp_path_factory, local_aws):
+    """A second board (the contract tests keep theirs clean) holding the demo tickets."""
+    with seeded_board(tmp_path_factory.mktemp("demo-board"), local_aws.endpoint_url) as board:
+        yield board
 
 
 def connection_env(board_url: str, board_user: str, board_token: str, aws_endpoint: str) -> dict[str, str]:
@@ -45,11 +53,13 @@ def connection_env(board_url: str, board_user: str, board_token: str, aws_endpoi
     }
 
 
-def write_test_config(directory: Path, **runtime) -> Path:
-    """config/itsm.yaml with this test's evidence root and manifest path."""
+def write_test_config(directory: Path, policy: dict | None = None, **runtime) -> Path:
+    """config/itsm.yaml with this test's evidence root and manifest path (and any policy overrides)."""
     config = yaml.safe_load((REPO_ROOT / "config" / "itsm.yaml").read_text())
     config["runtime"].update({"evidence_root": f"file://{directory / 'evidence'}",
                               "manifest_path": str(directory / "manifest.json"), **runtime})
+    if policy:
+        config["policy"] = policy
     path = directory / "itsm.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

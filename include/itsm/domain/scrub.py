@@ -374,6 +374,12 @@ class _Compiled:
                 if name.strip():
                     self.customer_labels.setdefault(name.strip().lower(), entry.persona)
         self.customer_re = _alternation(self.customer_labels, flags=re.I)
+        # Registered accounts in any grouping ("318 274 650 011"), even beside other digit groups,
+        # where the general pattern cannot tell an account from a longer number.
+        self.account_re = (
+            re.compile(r"(?<!\d)(?:" + "|".join("[ -]?".join(digits) for digits in sorted(self.accounts)) + r")(?!\d)")
+            if self.accounts else None
+        )
         self.people = {p.strip().lower() for p in regs.people if p.strip()}
         parts = set(self.people)
         for person in self.people:  # a registered full name also hides its given name and surname alone
@@ -607,6 +613,9 @@ _COMPANY_LEAD_STOP = frozenset(
 
 
 def _register_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
+    if c.account_re is not None:
+        for m in c.account_re.finditer(text):
+            out.append((m.start(), -m.end(), 0, "account", c.accounts[re.sub(r"[ -]", "", m.group())]))
     if c.customer_re is not None:
         for m in c.customer_re.finditer(text):
             label = c.customer_labels.get(re.sub(r"[ \t]+", " ", m.group().lower()), "customer")
