@@ -29,7 +29,7 @@ class EvidenceError(RuntimeError):
 
 
 def _key_segment(key: str) -> str:
-    if key in ORG_KEYS or TICKET_KEY_PATTERN.match(key):
+    if key in ORG_KEYS or (isinstance(key, str) and TICKET_KEY_PATTERN.fullmatch(key)):
         return key
     raise ValueError(f"evidence key {key!r} is neither a ticket key nor one of {ORG_KEYS}")
 

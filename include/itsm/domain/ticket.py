@@ -17,7 +17,7 @@ TICKET_KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]+-[0-9]+$")
 
 def validate_ticket_key(key: str) -> str:
     """Reject anything that is not a Jira issue key (keys end up in JQL and file paths)."""
-    if not isinstance(key, str) or not TICKET_KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not TICKET_KEY_PATTERN.fullmatch(key):  # `$` alone admits a trailing newline
         raise ValueError(f"ticket key {key!r} is not a Jira issue key (expected e.g. OPS-180)")
     return key
 
