@@ -1,7 +1,8 @@
 """Nightly sweep: one org-wide discovery, then steps 1-3 for every open OPS ticket, in batches.
 
 Wiring only: the logic is `include.itsm.application.sweep`. Batches are mapped tasks (never
-one task per ticket); a bad ticket is reported in the summary and never fails its batch.
+one task per ticket); a bad ticket is reported in the summary and never fails its batch. A P0
+emits the `itsm://p0-classified` asset, on which the pattern bridge is also scheduled.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from include.itsm.airflow.assets import P0_CLASSIFIED
 from include.itsm.config import settings
 
 RUNTIME = settings().runtime
@@ -66,10 +68,23 @@ def itsm_nightly_sweep():
         summary = write_summary(task_context(), flat, snapshot or {}, [k for batch in fetched for k in batch])
         return {"tickets": summary.tickets, "succeeded": summary.succeeded, "failed": summary.failed}
 
+    @task(outlets=[P0_CLASSIFIED])
+    def signal_p0(outcomes) -> list[str]:
+        """A P0 does not wait for the daily bridge: emit the asset its DAG is scheduled on."""
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        keys = [o["key"] for batch in outcomes for o in batch if o.get("priority") == "P0"]
+        if not keys:
+            raise AirflowSkipException("no P0 classified in this sweep")
+        get_current_context()["outlet_events"][P0_CLASSIFIED].extra = {"keys": keys}
+        return keys
+
     fetched = fetch_open_tickets()
     snapshot = discover_org()
     outcomes = assess_batch.partial(snapshot=snapshot).expand(keys=fetched)
     summarize(outcomes, snapshot, fetched)
+    signal_p0(outcomes)
 
 
 itsm_nightly_sweep()

@@ -15,14 +15,13 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from include.itsm.application.bridge import P0_ASSET_URI, stories_approvers
+from include.itsm.airflow.assets import P0_CLASSIFIED
 from include.itsm.config import settings
 
 BRIDGE_SCHEDULE = "0 14 * * *"  # daily, UTC, one hour after the nightly sweep
-P0_CLASSIFIED = Asset(P0_ASSET_URI)
-APPROVERS = stories_approvers(settings())
+APPROVERS = list(settings().policy.change.approvers.stories)
 
 
 @dag(

@@ -79,3 +79,11 @@ def test_manifest_lists_the_classified_tickets(sweep_run, demo_env):
     manifest = json.loads((demo_env / "manifest.json").read_text())
     assert manifest["tickets"]["OPS-180"]["ticket_type"] == "change"
     assert {t.key for t in demo_tickets()} <= set(manifest["tickets"])
+
+
+def test_a_classified_p0_signals_the_pattern_bridge(sweep_run):
+    run, evidence, _ = sweep_run
+    summary = _artifact(evidence, "_sweep", run.run_id, "summary")
+    signal = next(ti for ti in run.get_task_instances() if ti.task_id == "signal_p0")
+    assert summary["by_priority"].get("P0", 0) >= 1  # the demo has an open platform-wide outage
+    assert signal.state == "success"

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from include.itsm.domain import adf
-from include.itsm.domain.bridge import BridgeRules, detect, draft_stories
+from include.itsm.domain.bridge import detect, draft_stories
+from include.itsm.domain.policy import BridgeRules
 from include.itsm.domain.bridge_report import build_report, fmt, to_csv, to_html
 from include.itsm.domain.inventory import AccountInfo
 from include.itsm.domain.policy import SlaPolicy

@@ -30,7 +30,8 @@ from pydantic import BaseModel, Field
 from include.itsm.application.context import RunContext
 from include.itsm.domain import adf
 from include.itsm.domain.artifact import Artifact
-from include.itsm.domain.bridge import BRIDGE_LABEL, BridgeRules, StoryDraft, detect, draft_stories, normalise
+from include.itsm.domain.policy import BridgeRules
+from include.itsm.domain.bridge import BRIDGE_LABEL, StoryDraft, detect, draft_stories, normalise
 from include.itsm.domain.bridge_report import BridgeReport, build_report, to_csv, to_html
 
 BRIDGE_KEY = "_bridge"
@@ -38,7 +39,6 @@ SPM_PROJECT = "SPM"
 STORY_TYPE = "Story"
 LINK_TYPE = "Relates"
 SECTION_ID = "pattern-bridge"
-P0_ASSET_URI = "itsm://p0-classified"  # the sweep emits it when it classifies a P0
 
 
 class IncidentRow(BaseModel):
@@ -78,18 +78,6 @@ class StoriesResult(Artifact):
 
     outcomes: list[StoryOutcome] = Field(default_factory=list)
     planned: list[dict] = Field(default_factory=list)
-
-
-def bridge_rules(ctx: RunContext) -> BridgeRules:
-    """The configured rules (`policy.bridge` when the configuration has it), else the seed's."""
-    configured = getattr(ctx.settings.policy, "bridge", None)
-    return configured if isinstance(configured, BridgeRules) else BridgeRules()
-
-
-def stories_approvers(settings) -> list[str]:
-    """Airflow user names for the `stories` gate, when the configuration names any."""
-    approvers = getattr(settings.policy, "approvers", None)
-    return list(getattr(approvers, "stories", None) or ())
 
 
 def incidents_jql(project: str, lookback_days: int) -> str:
@@ -143,7 +131,7 @@ def existing_stories(ctx: RunContext, drafts: list[StoryDraft]) -> dict[str, str
 def detect_and_draft(ctx: RunContext, *, as_of: datetime | None = None, rules: BridgeRules | None = None,
                      registers=None) -> BridgeRun:  # fmt: skip
     """Load, detect, draft (scrubbed), look up existing stories; write `_bridge/<run>/`."""
-    rules = rules or bridge_rules(ctx)
+    rules = rules or ctx.settings.policy.bridge
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     jql = incidents_jql(ctx.customer.jira_project, rules.lookback_days)
     incidents = normalise(incidents_frame(ctx.jira.search(jql)))

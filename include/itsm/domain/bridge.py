@@ -34,36 +34,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from include.itsm.domain import adf
-
-if TYPE_CHECKING:
-    from include.itsm.domain.scrub import ScrubRegisters
+from include.itsm.domain.policy import BridgeRules
+from include.itsm.domain.scrub import ScrubRegisters
 
 Kind = Literal["recurring", "p0", "mttr"]
 KINDS: tuple[Kind, ...] = ("recurring", "p0", "mttr")
 COLUMNS = ("key", "created", "resolved", "priority", "service", "rca", "summary", "status")
 BRIDGE_LABEL = "itsm-bridge"
 _MS_PER_DAY = 86_400_000
-
-
-class BridgeRules(BaseModel):
-    """The bridge's thresholds (the seed's values as defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_days: int = Field(default=90, ge=1)
-    min_incidents: int = Field(default=3, ge=2)
-    mttr_factor: float = Field(default=3.0, gt=0)
-    lookback_days: int = Field(default=180, ge=1)  # history loaded: windows may end on any day in it
-    excluded_rca: tuple[str, ...] = ("unknown", "not-applicable")
-    pir_priorities: tuple[str, ...] = ("P0", "P1")
-    pir_due_days: int = Field(default=5, ge=0)  # a PIR is due this many days after resolution
 
 
 # --- input -------------------------------------------------------------------------------------

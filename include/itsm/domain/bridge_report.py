@@ -22,7 +22,8 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from include.itsm.domain.artifact import Artifact
-from include.itsm.domain.bridge import KINDS, BridgeRules, Detection, StoryDraft
+from include.itsm.domain.bridge import KINDS, Detection, StoryDraft
+from include.itsm.domain.policy import BridgeRules
 
 CHARTS = {
     "incidents_by_service_rca": "Incidents by service x rca (last {window} days)",

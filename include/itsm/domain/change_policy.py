@@ -41,6 +41,7 @@ class GateApprovers(_Strict):
     alarms: tuple[str, ...] = ("service-owner",)
     governance: tuple[str, ...] = ("governance",)
     pir: tuple[str, ...] = ("incident-manager",)
+    stories: tuple[str, ...] = ("product-owner",)  # the pattern bridge's SPM stories
 
     @field_validator("go_no_go")
     @classmethod

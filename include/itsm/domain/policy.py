@@ -258,6 +258,18 @@ class BlastRules(_Strict):
     org_wide_min_accounts: int = Field(default=3, ge=2)
 
 
+class BridgeRules(_Strict):
+    """The pattern bridge's thresholds (the seed's values as defaults)."""
+
+    window_days: int = Field(default=90, ge=1)
+    min_incidents: int = Field(default=3, ge=2)
+    mttr_factor: float = Field(default=3.0, gt=0)
+    lookback_days: int = Field(default=180, ge=1)  # history loaded: windows may end on any day in it
+    excluded_rca: tuple[str, ...] = ("unknown", "not-applicable")
+    pir_priorities: tuple[str, ...] = ("P0", "P1")
+    pir_due_days: int = Field(default=5, ge=0)  # a PIR is due this many days after resolution
+
+
 class Policy(_Strict):
     """The root of the policy configuration (loaded from YAML by `include.itsm.config`)."""
 
@@ -269,6 +281,7 @@ class Policy(_Strict):
     tiers: TierRules = Field(default_factory=TierRules)
     blast: BlastRules = Field(default_factory=BlastRules)
     change: ChangePolicy = Field(default_factory=ChangePolicy)  # steps 4-8: gates, CAB, windows, costs
+    bridge: BridgeRules = Field(default_factory=BridgeRules)  # the OPS -> SPM pattern bridge
     # The organisation's account ids, for offline triage where Organizations is not asked.
     org_accounts: tuple[str, ...] = ()
 
