@@ -126,7 +126,14 @@ _BLOCK_TYPES = {
 }  # fmt: skip
 
 
-def to_plain_text(node: Node | None) -> str:
+MAX_DEPTH = 100  # real documents nest a few levels; hostile ones would exhaust the stack
+
+
+class AdfTooDeep(ValueError):
+    """An ADF document nests deeper than MAX_DEPTH (refused with a clear error, never a RecursionError)."""
+
+
+def to_plain_text(node: Node | None, _depth: int = 0) -> str:
     """Render ADF as plain text (what extractors and text-only renderers read)."""
     if not node:
         return ""
@@ -144,7 +151,9 @@ def to_plain_text(node: Node | None) -> str:
             lines.append("".join(current).rstrip())
             current.clear()
 
-    def walk(n: Node) -> None:
+    def walk(n: Node, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise AdfTooDeep(f"ADF nested deeper than {MAX_DEPTH} levels")
         kind = n.get("type")
         if kind == "text":
             emit(n.get("text", ""))
@@ -156,7 +165,7 @@ def to_plain_text(node: Node | None) -> str:
             emit(n.get("attrs", {}).get("url", ""))
         elif kind == "tableRow":
             flush()
-            cells = [to_plain_text({"type": "doc", "content": c.get("content", [])}) for c in n.get("content", [])]
+            cells = [to_plain_text({"type": "doc", "content": c.get("content", [])}, depth + 1) for c in n.get("content", [])]
             lines.append(" | ".join(c.replace("\n", " ") for c in cells))
         elif kind == "rule":
             flush()
@@ -167,11 +176,11 @@ def to_plain_text(node: Node | None) -> str:
             if kind == "listItem":
                 prefix[:] = ["- "]
             for child in n.get("content", []) or []:
-                walk(child)
+                walk(child, depth + 1)
             if kind in _BLOCK_TYPES:
                 flush()
 
-    walk(node)
+    walk(node, _depth)
     flush()
     return "\n".join(lines).strip()
 
