@@ -12,7 +12,9 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from include.itsm.domain.ticket import validate_ticket_key
 
 
 class TicketOutcome(BaseModel):
@@ -39,10 +41,22 @@ class ManifestEntry(BaseModel):
     on_demand: bool = False  # added by `itsm lifecycle KEY`, kept until the ticket closes
     updated: datetime
 
+    _key = field_validator("key")(classmethod(lambda cls, v: validate_ticket_key(v)))
+
 
 class Manifest(BaseModel):
     generated: datetime
     tickets: dict[str, ManifestEntry] = Field(default_factory=dict)
+
+    @field_validator("tickets")
+    @classmethod
+    def _keys(cls, tickets: dict[str, ManifestEntry]) -> dict[str, ManifestEntry]:
+        """Keys become DAG ids, JQL and evidence paths: a hand-edited manifest may not smuggle others in."""
+        for key, entry in tickets.items():
+            validate_ticket_key(key)
+            if entry.key != key:
+                raise ValueError(f"manifest entry {key!r} names another ticket ({entry.key!r})")
+        return tickets
 
 
 def read_manifest(path: str | Path) -> Manifest:
