@@ -54,12 +54,19 @@ def known_plan(ctx: RunContext, key: str) -> Plan | None:
     return plan_for(key, c.ticket_type, c.change_type)
 
 
-def _preview_decisions(plan: Plan) -> dict[str, GateDecision]:
-    """Every gate approved by a distinct stand-in, so applies show what they would send."""
+def _preview_decisions(ctx: RunContext, plan: Plan) -> dict[str, GateDecision]:
+    """Every gate approved by its configured approvers (the n-th CAB gate by the n-th member), so
+    applies show what they would send. Marked as preview: an executing run never accepts them."""
     now = datetime.now(timezone.utc)
-    return {g.name: GateDecision(gate=g.name, approved=True, user_id=f"preview-{g.name}",
-                                 user_name=f"(preview: {g.name} approver)", at=now, outcome="approved",
-                                 evidence="(preview: rollback-test evidence to be attached)") for g in plan.gates}
+    decisions = {}
+    for gate in plan.gates:
+        candidates = approvers(ctx.settings.policy.change, gate)
+        same_group = [g.name for g in plan.gates if g.approvers_key == gate.approvers_key]
+        user = candidates[min(same_group.index(gate.name), len(candidates) - 1)]
+        decisions[gate.name] = GateDecision(gate=gate.name, approved=True, user_id=user,
+                                            user_name=f"{user} (preview stand-in)", at=now, outcome="approved",
+                                            evidence="(preview: rollback-test evidence to be attached)")
+    return decisions
 
 
 def preview(ctx: RunContext, key: str, steps: list[str] | None = None) -> LifecyclePreview:
@@ -69,8 +76,8 @@ def preview(ctx: RunContext, key: str, steps: list[str] | None = None) -> Lifecy
         for step in TRIAGE_STEPS:
             step_module(step).run(ctx, key)
         plan = known_plan(ctx, key)
-    selected = validate_selection(plan, steps or plan.steps)
-    decisions = _preview_decisions(plan)
+    selected = validate_selection(plan, steps or plan.default_steps)
+    decisions = _preview_decisions(ctx, plan)
     results = []
     for step in selected:
         outcome = StepPreview(step=step)
@@ -88,8 +95,9 @@ def preview(ctx: RunContext, key: str, steps: list[str] | None = None) -> Lifecy
                 last_of_apply = [g for g in plan.gates if g.apply_task == gate.apply_task][-1].name == gate.name
                 if last_of_apply:
                     before = len(ctx.jira.planned)
-                    step_module(step).apply(ctx, key, gate.name, decisions)
-                    gate_preview.planned = [p.model_dump() for p in ctx.jira.planned[before:]]
+                    applied = step_module(step).apply(ctx, key, gate.name, decisions)
+                    jira_planned = [p.model_dump() for p in ctx.jira.planned[before:]]
+                    gate_preview.planned = jira_planned + [p for p in applied.get("planned", []) if p not in jira_planned]
             except (EvidenceError, ValueError, PermissionError) as exc:
                 gate_preview.error = str(exc)
     return LifecyclePreview(key=key, run_id=ctx.run_id, ticket_type=plan.ticket_type, change_type=plan.change_type,
@@ -114,7 +122,7 @@ def trigger(ctx: RunContext, api, key: str, steps: list[str] | None, reason: str
         for step in TRIAGE_STEPS:
             step_module(step).run(ctx, key)
         plan = known_plan(ctx, key)
-    selected = validate_selection(plan, steps or plan.steps)
+    selected = validate_selection(plan, steps or plan.default_steps)
     add_to_manifest(ctx, plan, ctx.jira.get_ticket(key).summary)
     dag_id = lifecycle_dag_id(key)
     api.wait_for_dag(dag_id)
