@@ -59,7 +59,7 @@ def write_test_config(directory: Path, policy: dict | None = None, **runtime) ->
     config["runtime"].update({"evidence_root": f"file://{directory / 'evidence'}",
                               "manifest_path": str(directory / "manifest.json"), **runtime})
     if policy:
-        config["policy"] = policy
+        config.setdefault("policy", {}).update(policy)
     path = directory / "itsm.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
