@@ -18,10 +18,23 @@ from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, Loca
 MAIN_DAG = "itsm_nightly_sweep"
 
 
+def demo_users() -> dict[str, tuple[str, str]]:
+    """admin, an engineer who triggers runs, and every approver the configuration names
+    (password = user name: a demo, never a deployment)."""
+    from include.itsm.config import settings
+
+    approvers = settings().policy.change.approvers
+    names = {user for group in approvers.model_dump().values()
+             for users in (group.values() if isinstance(group, dict) else [group]) for user in users}
+    return {ADMIN_USER: (ADMIN_PASSWORD, "admin"), "engineer": ("engineer", "op"),
+            **{name: (name, "op") for name in sorted(names)}}
+
+
 def main() -> int:
     print("starting the local board and the local AWS organisation ...", flush=True)
     current = services.up(seed=True)
-    airflow = LocalAirflow(home=services.REPO_ROOT / ".airflow", extra_env=current["airflow_connections"])
+    airflow = LocalAirflow(home=services.REPO_ROOT / ".airflow", users=demo_users(),
+                           extra_env=current["airflow_connections"])
     stopping = False
 
     def stop(*_):
@@ -50,6 +63,7 @@ def main() -> int:
         print(f"""
 ready: {MAIN_DAG} run {run_id} ended {state}
   Airflow UI      {airflow.url}   login {ADMIN_USER} / {ADMIN_PASSWORD}
+                  approvers (password = user name): {', '.join(u for u in airflow.users if u != ADMIN_USER)}
   local board     {current['board']['url']}   (Jira REST API v3; user {current['board']['user']}, token {current['board']['password']})
   local AWS       {current['aws']['endpoint_url']}   (keys testing/testing, region {current['aws']['region']})
   evidence        {settings().runtime.evidence_root}
