@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+import pybreaker
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -34,6 +35,12 @@ TICKET_FIELDS = (
 )  # fmt: skip
 _PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
 RETRY_STATUS_CODES = [429, 500, 502, 503, 504]
+# After this many consecutive "Jira unreachable" failures (connection refused/reset, timeouts, retries
+# exhausted on 429/5xx) the adapter stops calling Jira for CIRCUIT_RESET_S: the rest of a sweep's
+# batch fails fast as "Jira unavailable (circuit open)" instead of each ticket waiting out its retries.
+CIRCUIT_FAIL_MAX = 3
+CIRCUIT_RESET_S = 300
+CIRCUIT_OPEN = "Jira unavailable (circuit open)"
 
 
 class PlannedRequest(BaseModel):
@@ -46,6 +53,51 @@ class PlannedRequest(BaseModel):
 
 class JiraAdapterError(RuntimeError):
     """Jira refused a request or stayed unavailable after the bounded retries."""
+
+
+class JiraUnavailable(JiraAdapterError):
+    """Jira could not be reached (the kind of failure the circuit breaker counts)."""
+
+
+class JiraCircuitOpen(JiraUnavailable):
+    """Too many consecutive unreachable-Jira failures: calls are not sent until the breaker resets."""
+
+
+def _not_unavailable(exc: BaseException) -> bool:
+    return not isinstance(exc, JiraUnavailable)
+
+
+def validate_operator_jql(jql: str) -> str:
+    """The sweep's free JQL (operators' narrowing) must stay inside its wrapping parentheses.
+
+    It is appended as `... AND (<jql>)`: parentheses must balance outside quoted strings (else
+    `x) OR (project != OPS` would widen the scope), and it may not carry its own ORDER BY.
+    """
+    if not isinstance(jql, str) or not jql.strip():
+        raise ValueError("jql: empty JQL")
+    depth, quote, escaped = 0, None, False
+    for ch in jql:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"jql {jql!r}: unbalanced parenthesis (a ')' closes nothing)")
+    if quote or escaped:
+        raise ValueError(f"jql {jql!r}: unterminated quoted string")
+    if depth:
+        raise ValueError(f"jql {jql!r}: unbalanced parenthesis ({depth} not closed)")
+    if re.search(r"\border\s+by\b", re.sub(r"(\"(\\.|[^\"\\])*\")|('(\\.|[^'\\])*')", "", jql), re.IGNORECASE):
+        raise ValueError(f"jql {jql!r}: ORDER BY is not allowed in the narrowing JQL")
+    return jql
 
 
 def validate_project_key(project: str) -> str:
@@ -78,7 +130,27 @@ def _attachment(a: dict) -> Attachment:
 
 
 def ticket_from_issue(issue: dict) -> Ticket:
-    """A Jira v3 issue JSON (fields, optional changelog) as the domain Ticket."""
+    """A Jira v3 issue JSON (fields, optional changelog) as the domain Ticket.
+
+    A field Jira sends that cannot be read (e.g. ADF nested too deep) is refused naming the ticket and field.
+    """
+    key = issue.get("key")
+    try:
+        return _ticket_from_issue(issue)
+    except adf.AdfTooDeep as exc:
+        field = "description" if _too_deep((issue.get("fields") or {}).get("description")) else "comment"
+        raise ValueError(f"{key}: field {field}: {exc}") from exc
+
+
+def _too_deep(node) -> bool:
+    try:
+        adf.to_plain_text(node) if isinstance(node, dict) else None
+    except adf.AdfTooDeep:
+        return True
+    return False
+
+
+def _ticket_from_issue(issue: dict) -> Ticket:
     f = issue.get("fields") or {}
     links = []
     for link in f.get("issuelinks") or []:
@@ -126,6 +198,8 @@ class JiraAdapter:
         self.client = client
         self.execute = execute
         self.planned: list[PlannedRequest] = []
+        self.breaker = pybreaker.CircuitBreaker(fail_max=CIRCUIT_FAIL_MAX, reset_timeout=CIRCUIT_RESET_S,
+                                                exclude=[_not_unavailable], name="jira")
 
     @classmethod
     def from_credentials(
@@ -163,11 +237,20 @@ class JiraAdapter:
     # --- plumbing -------------------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one client call, turning transport and HTTP errors into JiraAdapterError."""
+        """Run one client call through the circuit breaker; transport/HTTP errors become JiraAdapterError."""
+        try:
+            return self.breaker.call(self._send, what, fn)
+        except pybreaker.CircuitBreakerError as exc:
+            raise JiraCircuitOpen(f"{what}: {CIRCUIT_OPEN}") from exc
+
+    def _send(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except (requests.exceptions.RetryError, requests.exceptions.ConnectionError) as exc:
-            raise JiraAdapterError(f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})") from exc
+            # ConnectionError covers refused/reset connections and connect/read timeouts' kin
+            raise JiraUnavailable(f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})") from exc
+        except requests.exceptions.Timeout as exc:
+            raise JiraUnavailable(f"{what}: Jira timed out ({exc})") from exc
         except (requests.exceptions.RequestException, ApiError) as exc:
             raise JiraAdapterError(f"{what}: {exc}") from exc
 
@@ -194,8 +277,8 @@ class JiraAdapter:
     def search_open_tickets(self, project: str = "OPS", jql: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
         """Open (not Done) tickets of `project`, oldest first; `jql` narrows further."""
         query = f"project = {_quote(validate_project_key(project))} AND statusCategory != Done"
-        if jql:
-            query += f" AND ({jql})"
+        if jql:  # free JQL for operators, wrapped so that it can only narrow the project's open tickets
+            query += f" AND ({validate_operator_jql(jql)})"
         return self.search(query + " ORDER BY created ASC, key ASC", page_size=page_size)
 
     def get_ticket(self, key: str) -> Ticket:
@@ -304,11 +387,12 @@ class JiraAdapter:
         return key
 
     def create_subtask(
-        self, parent_key: str, *, summary: str, description_adf: dict, idempotency_key: str, labels: Sequence[str] = ()
+        self, parent_key: str, *, summary: str, description_adf: dict, idempotency_key: str, labels: Sequence[str] = (),
+        issue_type: str = "Sub-task",
     ) -> str | None:
-        """Create (once) a Sub-task of `parent_key`; returns its key (None in preview if new)."""
+        """Create (once) a sub-task (`issue_type`: the site's sub-task type name) of `parent_key`; its key or None."""
         validate_ticket_key(parent_key)
-        fields = {"issuetype": {"name": "Sub-task"}, "parent": {"key": parent_key}, "summary": summary,
+        fields = {"issuetype": {"name": issue_type}, "parent": {"key": parent_key}, "summary": summary,
                   "description": description_adf, "labels": list(labels)}  # fmt: skip
         key, _ = self._create(parent_key.split("-", 1)[0], idempotency_key, fields)
         return key
