@@ -8,12 +8,12 @@ No AWS, no Jira: blast radius and priority are therefore marked `provisional`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
 from pydantic import ValidationError
 
+from include.itsm.application.jsonl import stream
 from include.itsm.domain.classify import classify
 from include.itsm.domain.intake import extract
 from include.itsm.domain.policy import Policy
@@ -94,25 +94,7 @@ def triage_line(line: str, policy: Policy) -> dict:
         return {**extra, **({"key": key} if key is not None else {}), "error": str(exc)}
 
 
-def triage_lines(lines: Iterable[str], policy: Policy | None = None) -> Iterator[dict]:
-    """Stream output objects, one per input line (blank lines included, as errors)."""
-    policy = policy or Policy()
-    for line in lines:
-        line = line.rstrip("\n")
-        yield triage_line(line, policy) if line.strip() else {"error": "line: empty"}
-
-
 def run_triage(source: IO[str], sink: IO[str], policy: Policy | None = None, progress: IO[str] | None = None) -> dict:
     """Triage `source` into `sink`; returns counts. Progress goes to `progress` if it is a terminal."""
-    show = progress is not None and progress.isatty()
-    counts = {"lines": 0, "errors": 0}
-    for result in triage_lines(source, policy):
-        sink.write(json.dumps(result, ensure_ascii=False) + "\n")
-        counts["lines"] += 1
-        counts["errors"] += "error" in result
-        if show and counts["lines"] % 100 == 0:
-            progress.write(f"\rtriaged {counts['lines']} lines ({counts['errors']} errors)")
-            progress.flush()
-    if show:
-        progress.write(f"\rtriaged {counts['lines']} lines ({counts['errors']} errors)\n")
-    return counts
+    policy = policy or Policy()
+    return stream(source, sink, lambda line: triage_line(line, policy), verb="triaged", progress=progress)
