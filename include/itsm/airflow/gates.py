@@ -24,7 +24,8 @@ DECISION_XCOM_KEY = "decision"
 class GateApproval(ApprovalOperator):
     """One gate of one ticket; the subject and body come from the step's brief at run time."""
 
-    def __init__(self, *, ticket_key: str, gate: str, step: str, approvers: list[str], **kwargs) -> None:
+    def __init__(self, *, ticket_key: str, gate: str, step: str, approvers: list[str],
+                 extra_params: dict[str, Param] | None = None, **kwargs) -> None:
         super().__init__(
             task_id=gate,
             subject=f"{ticket_key}: {gate}",
@@ -35,10 +36,12 @@ class GateApproval(ApprovalOperator):
             params={
                 "reason": Param("", type="string", title="Reason (required to reject)"),
                 "evidence": Param("", type="string", title="Evidence (link or attestation, e.g. rollback test)"),
+                **(extra_params or {}),
             },
             **kwargs,
         )
         self.ticket_key, self.gate, self.step = ticket_key, gate, step
+        self.extra_param_names = sorted(extra_params or {})
 
     def execute(self, context):
         from include.itsm.airflow.runtime import task_context
@@ -64,7 +67,8 @@ class GateApproval(ApprovalOperator):
             gate=self.gate, approved=approved, outcome="approved" if approved else "rejected",
             user_id=user.get("id"), user_name=user.get("name"),
             at=responded_at if isinstance(responded_at, datetime) else None,
-            reason=str(params.get("reason") or ""), evidence=str(params.get("evidence") or "")))
+            reason=str(params.get("reason") or ""), evidence=str(params.get("evidence") or ""),
+            inputs={name: params[name] for name in self.extra_param_names if name in params}))
         return super().execute_complete(context, event)
 
 

@@ -37,6 +37,21 @@ def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timeout: 
         **kwargs)
 
 
+def gate_form(gate: str) -> dict[str, Param] | None:
+    """Extra entry-form fields of a gate: only the pir gate asks people for the PIR's content."""
+    if gate != "pir":
+        return None
+    return {
+        "whys": Param("", type="string", format="multiline", title="5 Whys (one per line; prefix the 5th with "
+                      "'process:' or 'system:')"),
+        "root_cause": Param("", type="string", title="Root cause (concise statement)"),
+        "rca": Param("", type="string", title="rca label (code-defect, config-drift, infra-failure, human-error, "
+                     "3rd-party)"),
+        "action_items": Param("", type="string", format="multiline",
+                              title="Action items (one per line: action | owner | YYYY-MM-DD)"),
+    }
+
+
 def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DAG:
     key = plan.key
     from include.itsm.airflow import lifecycle_tasks as tasks
@@ -52,8 +67,8 @@ def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DA
         tags=["itsm", "lifecycle", plan.ticket_type],
         default_args=TASK_DEFAULTS,
         params={
-            "steps": Param(plan.steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
-                           examples=list(plan.steps), title="Steps",
+            "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
+                           examples=list(plan.default_steps), title="Steps",
                            description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
             "execute": Param(False, type="boolean", title="Execute",
                              description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
@@ -110,5 +125,6 @@ def build_approvals_dag(plan: Plan, summary: str, gate_timeout: timedelta, polic
         for gate in plan.gates:
             ready = _sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, gate_timeout)
             ready >> GateApproval(ticket_key=key, gate=gate.name, step=gate.step,
-                                  approvers=approvers(policy_change, gate), response_timeout=gate_timeout)
+                                  approvers=approvers(policy_change, gate), response_timeout=gate_timeout,
+                                  extra_params=gate_form(gate.name))
     return dag

@@ -12,14 +12,16 @@ from types import ModuleType
 
 from pydantic import BaseModel, Field
 
-ALL_STEPS = ("intake", "discover", "classify", "cross-validate", "decide", "implement", "operate", "govern")
+ALL_STEPS = ("intake", "discover", "classify", "cross-validate", "decide", "implement", "operate", "govern", "pir")
+# Steps a run includes only when selected (the PIR is for resolved P0/P1 incidents in Pending PIR).
+ON_REQUEST_STEPS = ("pir",)
 
 # DESIGN section 6: the steps that apply per ticket type (incidents/problems: a fix is a linked
 # Change with its own lifecycle; service requests are fulfilled through the catalogue).
 STEPS_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "incident": ("intake", "discover", "classify", "cross-validate"),
+    "incident": ("intake", "discover", "classify", "cross-validate", "pir"),
     "problem": ("intake", "discover", "classify", "cross-validate"),
-    "change": ALL_STEPS,
+    "change": ALL_STEPS[:-1],
     "service_request": ("intake", "discover", "classify"),
 }
 
@@ -49,6 +51,11 @@ class Plan(BaseModel):
     steps: list[str]
     gates: list[Gate] = Field(default_factory=list)
 
+    @property
+    def default_steps(self) -> list[str]:
+        """What a run does when it selects nothing: every step but the on-request ones (pir)."""
+        return [s for s in self.steps if s not in ON_REQUEST_STEPS]
+
 
 def _gates(step: str, change_type: str | None) -> list[Gate]:
     """A step's gates in the order they are asked; each later gate reviews after the one before it
@@ -76,6 +83,8 @@ def _gates(step: str, change_type: str | None) -> list[Gate]:
         return chain("operate", [("alarms", "alarms")], "apply_alarms")
     if step == "govern":
         return chain("govern", [("governance", "governance")], "apply_governance")
+    if step == "pir":
+        return chain("pir", [("pir", "pir")], "apply_pir")
     return []
 
 

@@ -38,6 +38,7 @@ class GateDecision(BaseModel):
     reason: str = ""
     evidence: str = ""  # e.g. Engineering's rollback-test link or attestation
     outcome: str = "approved"  # approved | rejected | timeout
+    inputs: dict = {}  # the gate's extra entry-form fields (only the pir gate has any)
 
 
 class GateBrief(BaseModel):
