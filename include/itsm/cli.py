@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "scrub",
     "lifecycle",
     "approve",
+    "pir",
 )
 
 
