@@ -11,10 +11,11 @@ def _gates(plan):
 
 
 def test_the_step_matrix_per_ticket_type():
-    assert plan_for("OPS-1", "incident").steps == ["intake", "discover", "classify", "cross-validate"]
+    assert plan_for("OPS-1", "incident").steps == ["intake", "discover", "classify", "cross-validate", "pir"]
+    assert plan_for("OPS-1", "incident").default_steps == ["intake", "discover", "classify", "cross-validate"]
     assert plan_for("OPS-1", "problem").steps == ["intake", "discover", "classify", "cross-validate"]
     assert plan_for("OPS-1", "service_request").steps == ["intake", "discover", "classify"]
-    assert plan_for("OPS-1", "change", "normal").steps == list(ALL_STEPS)
+    assert plan_for("OPS-1", "change", "normal").steps == [s for s in ALL_STEPS if s != "pir"]
 
 
 def test_gates_per_change_type():
@@ -23,7 +24,7 @@ def test_gates_per_change_type():
     assert _gates(plan_for("OPS-1", "change", "normal")) == common + ["cab_1", "cab_2", "alarms", "governance"]
     assert _gates(plan_for("OPS-1", "change", "emergency")) == common + ["cab_1", "alarms", "governance"]
     assert _gates(plan_for("OPS-1", "change", "standard")) == common + ["alarms", "governance"]
-    assert _gates(plan_for("OPS-1", "incident")) == ["labels", "evidence"]
+    assert _gates(plan_for("OPS-1", "incident")) == ["labels", "evidence", "pir"]
 
 
 def test_votes_are_sequential_and_cab_reviews_the_created_change():
