@@ -7,17 +7,15 @@ this file to run one task, only that task's DAG pair is built.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import get_parsing_context
 
-from include.itsm.airflow.lifecycle_dags import build_approvals_dag, build_lifecycle_dag
+from include.itsm.airflow.lifecycle_dags import GateTiming, build_approvals_dag, build_lifecycle_dag
 from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id, plan_for
 from include.itsm.application.manifest import read_manifest
 from include.itsm.config import settings
 
 SETTINGS = settings()
-GATE_TIMEOUT = timedelta(hours=SETTINGS.runtime.gate_timeout_hours)
+TIMING = GateTiming.from_runtime(SETTINGS.runtime)
 WANTED = get_parsing_context().dag_id  # None when the DAG processor parses everything
 
 for entry in read_manifest(SETTINGS.runtime.manifest_path).tickets.values():
@@ -27,5 +25,5 @@ for entry in read_manifest(SETTINGS.runtime.manifest_path).tickets.values():
     if WANTED and WANTED not in (lifecycle_id, approvals_id):
         continue
     plan = plan_for(entry.key, entry.ticket_type, entry.change_type)
-    globals()[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, GATE_TIMEOUT)
-    globals()[approvals_id] = build_approvals_dag(plan, entry.summary, GATE_TIMEOUT, SETTINGS.policy.change)
+    globals()[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, TIMING)
+    globals()[approvals_id] = build_approvals_dag(plan, entry.summary, TIMING, SETTINGS.policy.change)

@@ -13,7 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from include.itsm.domain.policy import Policy
 from include.itsm.domain.scrub import ScrubConfig
@@ -26,12 +28,52 @@ class ConfigError(ValueError):
     """The configuration cannot be used; the message names file, key and reason."""
 
 
+class JiraMapping(BaseModel):
+    """The names this customer's Jira site uses (issue types, statuses, link types, fields); defaults: the demo board.
+
+    `itsm doctor` checks every name against the site's own metadata (/rest/api/3/issuetype, /status,
+    /issueLinkType, /field and a sample issue's transitions). `sprint_field` is named so that nothing
+    ever writes it (moving tickets into sprints is forbidden), never to be written.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    issue_types: dict[str, str] = Field(default_factory=lambda: {
+        "incident": "Incident", "problem": "Problem", "change": "Change", "service_request": "Service Request",
+        "story": "Story", "subtask": "Sub-task"})
+    statuses: dict[str, str] = Field(default_factory=lambda: {
+        "open": "Open", "in_progress": "In Progress", "awaiting_approval": "Awaiting Approval",
+        "pending_pir": "Pending PIR", "resolved": "Resolved", "closed": "Closed"})
+    link_types: dict[str, str] = Field(default_factory=lambda: {"relates": "Relates", "causes": "Problem/Incident"})
+    fields: dict[str, str] = Field(default_factory=dict)  # role -> field id, e.g. {customer: customfield_10050}
+    sprint_field: str = "customfield_10020"
+    transitions_to: list[str] = Field(default_factory=lambda: ["Resolved", "Closed"])  # statuses the code moves to
+
+    def issue_type(self, role: str) -> str:
+        return self.issue_types.get(role, role)
+
+    def status(self, role: str) -> str:
+        return self.statuses.get(role, role)
+
+    def link_type(self, role: str) -> str:
+        return self.link_types.get(role, role)
+
+
+class ObjectLock(BaseModel):
+    """S3 Object Lock retention the evidence store sets on every object it writes (bucket must have Object Lock)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    days: int = Field(ge=1)
+
+
 class Customer(BaseModel):
     """One customer (tenant) of the platform: its connections and AWS organisation facts."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # also the evidence sub-folder and label suffix
     name: str
     jira_conn_id: str = "jira_default"
     aws_conn_id: str = "aws_default"
@@ -45,6 +87,8 @@ class Customer(BaseModel):
     # Env tag values the customer's tooling (e.g. the instance scheduler) recognises; others are a tag gap.
     standard_env_values: list[str] = Field(default_factory=lambda: ["prod", "staging", "dev", "dr", "preprod", "sit"])
     scrub: ScrubConfig = Field(default_factory=ScrubConfig)  # this customer's registers for PII scrubbing
+    jira: JiraMapping = Field(default_factory=JiraMapping)  # this customer's Jira names (validated by itsm doctor)
+    approvers: dict[str, list[str]] = Field(default_factory=dict)  # gate -> approvers, overrides policy per customer
 
 
 class Runtime(BaseModel):
@@ -57,6 +101,15 @@ class Runtime(BaseModel):
     annotations_enabled: bool = False  # the nightly discovery comment on each ticket
     snapshot_max_age_hours: float = Field(default=24, gt=0)  # on-demand steps reuse a younger org snapshot
     gate_timeout_hours: float = Field(default=168, gt=0)  # how long a lifecycle waits for a human gate
+    gate_poke_seconds: float = Field(default=10, gt=0)  # how often a gate's deferred sensor looks
+    # Which customer a ticket belongs to: a Jira field holding the customer id, else a label `<prefix><id>`;
+    # a ticket with neither belongs to the first customer.
+    customer_field: str | None = None  # e.g. customfield_10050
+    customer_label_prefix: str = "customer:"
+    evidence_per_customer: bool = False  # evidence under <root>/<customer id>/ (required with several customers)
+    retention_days: dict[str, int] = Field(default_factory=dict)  # step or kind ("*" = any) -> days; audit never
+    object_lock: ObjectLock | None = None  # S3 Object Lock on every evidence object written
+    evidence_conn_id: str = "aws_evidence"  # the S3 connection for an s3:// evidence root (lock writes, prune)
 
 
 class Settings(BaseModel):
@@ -65,6 +118,25 @@ class Settings(BaseModel):
     runtime: Runtime = Field(default_factory=Runtime)
     customers: list[Customer] = Field(default_factory=lambda: [Customer(id="default", name="default")])
     policy: Policy = Field(default_factory=Policy)
+
+    @model_validator(mode="after")
+    def _tenants(self) -> "Settings":
+        ids = [c.id for c in self.customers]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"customers: duplicate customer ids {sorted(i for i in set(ids) if ids.count(i) > 1)}")
+        if len(ids) > 1 and not self.runtime.evidence_per_customer:
+            raise ValueError("runtime.evidence_per_customer: must be true with several customers "
+                             "(each customer's evidence under <evidence_root>/<customer id>/)")
+        if "audit" in self.runtime.retention_days:
+            raise ValueError("runtime.retention_days.audit: the audit log is never pruned")
+        return self
+
+    def evidence_root(self, customer: Customer | None = None) -> str:
+        """The customer's evidence root: `<root>/<customer id>` when evidence is kept per customer."""
+        root = self.runtime.evidence_root.rstrip("/")
+        if self.runtime.evidence_per_customer:
+            return f"{root}/{(customer or self.customer()).id}"
+        return root
 
     def customer(self, customer_id: str | None = None) -> Customer:
         if customer_id is None:

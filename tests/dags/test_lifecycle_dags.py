@@ -7,7 +7,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 
 from include.itsm.airflow.gates import GateApproval
-from include.itsm.airflow.lifecycle_dags import build_approvals_dag, build_lifecycle_dag
+from include.itsm.airflow.lifecycle_dags import GateTiming, build_approvals_dag, build_lifecycle_dag
 from include.itsm.application.lifecycle import plan_for
 from include.itsm.domain.change_policy import ChangePolicy
 
@@ -16,8 +16,8 @@ PLAN = plan_for("OPS-180", "change", "normal")
 
 @pytest.fixture(scope="module")
 def pair():
-    timeout = timedelta(hours=1)
-    return build_lifecycle_dag(PLAN, "scheduler", timeout), build_approvals_dag(PLAN, "scheduler", timeout, ChangePolicy())
+    timing = GateTiming(timeout=timedelta(hours=1), poke_seconds=2)
+    return build_lifecycle_dag(PLAN, "scheduler", timing), build_approvals_dag(PLAN, "scheduler", timing, ChangePolicy())
 
 
 def test_dag_ids_and_never_paused(pair):

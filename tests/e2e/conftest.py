@@ -31,7 +31,7 @@ def demo_board(tmp_path_factory, local_aws):
 def live_airflow(tmp_path_factory, demo_board, local_aws):
     directory = tmp_path_factory.mktemp("e2e")
     env = connection_env(demo_board.url, demo_board.user, demo_board.token, local_aws.endpoint_url)
-    env["ITSM_CONFIG"] = str(write_test_config(directory, policy=E2E_POLICY, sweep_schedule=None))
+    env["ITSM_CONFIG"] = str(write_test_config(directory, policy=E2E_POLICY, sweep_schedule=None, gate_poke_seconds=2))
     airflow = LocalAirflow(home=directory / "airflow", users=E2E_USERS, extra_env=env)
     airflow.start()
     airflow.config_dir = directory

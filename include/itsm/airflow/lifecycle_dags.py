@@ -13,6 +13,7 @@ paused at creation, one lifecycle run per ticket at a time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pendulum
@@ -26,14 +27,25 @@ from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
-SENSOR_POKE_SECONDS = 5
 
 
-def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timeout: timedelta, **kwargs) -> ExternalTaskSensor:
+@dataclass(frozen=True)
+class GateTiming:
+    """How long a gate may wait for people, and how often its sensor looks (runtime configuration)."""
+
+    timeout: timedelta
+    poke_seconds: float
+
+    @classmethod
+    def from_runtime(cls, runtime) -> "GateTiming":
+        return cls(timedelta(hours=runtime.gate_timeout_hours), runtime.gate_poke_seconds)
+
+
+def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timing: GateTiming, **kwargs) -> ExternalTaskSensor:
     return ExternalTaskSensor(
         task_id=task_id, external_dag_id=external_dag_id, external_task_id=external_task_id,
         allowed_states=["success"], failed_states=["failed", "upstream_failed"], skipped_states=["skipped"],
-        deferrable=True, poke_interval=SENSOR_POKE_SECONDS, timeout=timeout.total_seconds(),
+        deferrable=True, poke_interval=timing.poke_seconds, timeout=timing.timeout.total_seconds(),
         **kwargs)
 
 
@@ -52,7 +64,7 @@ def gate_form(gate: str) -> dict[str, Param] | None:
     }
 
 
-def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DAG:
+def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
     key = plan.key
     from include.itsm.airflow import lifecycle_tasks as tasks
 
@@ -89,7 +101,7 @@ def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DA
             previous >> step_task
             previous = step_task
             for gate in (g for g in plan.gates if g.step == step):
-                sensor = _sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, gate_timeout,
+                sensor = _sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, timing,
                                  trigger_rule="none_failed")
                 previous >> sensor
                 previous = sensor
@@ -109,7 +121,7 @@ def build_lifecycle_dag(plan: Plan, summary: str, gate_timeout: timedelta) -> DA
     return dag
 
 
-def build_approvals_dag(plan: Plan, summary: str, gate_timeout: timedelta, policy_change) -> DAG:
+def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_change) -> DAG:
     key = plan.key
     with DAG(
         dag_id=approvals_dag_id(key),
@@ -123,8 +135,8 @@ def build_approvals_dag(plan: Plan, summary: str, gate_timeout: timedelta, polic
         doc_md=f"Human gates of **{key}**, triggered by its lifecycle run with the same logical date and run id.",
     ) as dag:
         for gate in plan.gates:
-            ready = _sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, gate_timeout)
+            ready = _sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, timing)
             ready >> GateApproval(ticket_key=key, gate=gate.name, step=gate.step,
-                                  approvers=approvers(policy_change, gate), response_timeout=gate_timeout,
+                                  approvers=approvers(policy_change, gate), response_timeout=timing.timeout,
                                   extra_params=gate_form(gate.name))
     return dag
