@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "scrub",
     "lifecycle",
     "approve",
+    "doctor",
+    "evidence",
     "pir",
 )
 

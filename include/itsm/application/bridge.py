@@ -134,9 +134,17 @@ def detect_and_draft(ctx: RunContext, *, as_of: datetime | None = None, rules: B
     rules = rules or ctx.settings.policy.bridge
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     jql = incidents_jql(ctx.customer.jira_project, rules.lookback_days)
-    incidents = normalise(incidents_frame(ctx.jira.search(jql)))
+    from include.itsm.application.tenancy import belongs_to, customer_jql
+
+    tenant = customer_jql(ctx.settings, ctx.customer)
+    if tenant:
+        jql = jql.replace(" ORDER BY", f" AND ({tenant}) ORDER BY", 1)
+    tickets = [t for t in ctx.jira.search(jql) if tenant or belongs_to(ctx.settings, ctx.customer, t.labels)]
+    incidents = normalise(incidents_frame(tickets))
     detection = detect(incidents, ctx.settings.policy.sla.resolve_within, rules, normalised=True)
     drafts = draft_stories(detection, registers if registers is not None else scrub_registers(ctx), rules)
+    if ctx.settings.runtime.evidence_per_customer:  # one story per pattern *and customer* (hashed into the label)
+        drafts = [d.model_copy(update={"idempotency_key": f"{ctx.customer.id}:{d.idempotency_key}"}) for d in drafts]
     run = BridgeRun(
         key=BRIDGE_KEY, step="pattern-bridge", run_id=ctx.run_id, mode=ctx.mode, as_of=as_of, jql=jql, rules=rules,
         incidents=[IncidentRow(**{k: (None if pd.isna(v) else v) for k, v in row.items()})
@@ -174,8 +182,8 @@ def create_stories(ctx: RunContext, drafts_run_id: str | None = None) -> Stories
         key = None
         for incident in draft.incident_keys:
             key = ctx.jira.create_linked_issue(
-                incident, project=SPM_PROJECT, issue_type=STORY_TYPE, summary=draft.title,
-                description_adf=description, link_type=LINK_TYPE, idempotency_key=draft.idempotency_key,
+                incident, project=SPM_PROJECT, issue_type=ctx.customer.jira.issue_type("story"), summary=draft.title,
+                description_adf=description, link_type=ctx.customer.jira.link_type("relates"), idempotency_key=draft.idempotency_key,
                 labels=draft.labels,
             ) or key  # fmt: skip
         created = bool(key) and existing is None and ctx.execute

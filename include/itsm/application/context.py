@@ -57,4 +57,6 @@ class RunContext:
             return self.injected["evidence"]
         from include.itsm.adapters.evidence import EvidenceStore
 
-        return EvidenceStore(self.settings.runtime.evidence_root)
+        runtime = self.settings.runtime
+        return EvidenceStore(self.settings.evidence_root(self.customer), object_lock=runtime.object_lock,
+                             conn_id=runtime.evidence_conn_id)

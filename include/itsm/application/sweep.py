@@ -26,8 +26,14 @@ SUMMARY_KEY = "_sweep"
 
 def fetch_open_keys(ctx: RunContext, jql: str | None = None, max_tickets: int | None = None) -> list[str]:
     """Open tickets of the customer's project, oldest first (paginated JQL)."""
+    from include.itsm.application.tenancy import belongs_to, customer_jql
+
+    tenant = customer_jql(ctx.settings, ctx.customer)
+    jql = f"({tenant}) AND ({jql})" if tenant and jql else (tenant or jql)
     keys = []
     for ticket in ctx.jira.search_open_tickets(ctx.customer.jira_project, jql=jql):
+        if not tenant and not belongs_to(ctx.settings, ctx.customer, ticket.labels):
+            continue  # another customer's ticket (label `customer:<id>`)
         keys.append(ticket.key)
         if max_tickets and len(keys) >= max_tickets:
             break

@@ -51,7 +51,7 @@ from include.itsm.domain.inventory import InventorySnapshot
 STEP = "implement"
 CAB_STEP = "implement-cab"
 GATES = ("change", "cab_1", "cab_2")
-CHANGE_ISSUE_TYPE = "Change"
+CHANGE_ISSUE_TYPE = "Change"  # defaults; the names used come from the customer's `jira` mapping
 LINK_TYPE = "Relates"
 # What a scheduler tag value means, in the customer's words (configuration candidate).
 KNOWN_SCHEDULES = {"nz-office-hours": "20:00-08:00 NZT Monday-Friday (stop 8pm, start 8am)"}
@@ -281,9 +281,12 @@ def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecisio
         if not decision.go_no_go.passed:
             raise PermissionError(f"{key}: the 3-party go/no-go has not passed ({'; '.join(decision.go_no_go.reasons)})"
                                   ": confirm the decide window first")
+        if ctx.execute and decision.mode != "execute":
+            raise PermissionError(f"{key}: the newest go/no-go is a preview (stand-in approvers): "
+                                  "confirm the decide window in an executing run first")
         change_key = ctx.jira.create_linked_issue(
-            key, project=ctx.customer.jira_project, issue_type=CHANGE_ISSUE_TYPE,
-            summary=f"[{key}] {record.change.summary}"[:250], description_adf=render_adf(record), link_type=LINK_TYPE,
+            key, project=ctx.customer.jira_project, issue_type=ctx.customer.jira.issue_type("change"),
+            summary=f"[{key}] {record.change.summary}"[:250], description_adf=render_adf(record), link_type=ctx.customer.jira.link_type("relates"),
             idempotency_key=change_idempotency_key(key), labels=[f"cr:{record.change.change_type}"])
         result = {"change_issue": change_key}
     else:
@@ -319,11 +322,11 @@ def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecisio
         for kind, summary, description in subtasks:
             if change_key is None:  # preview before the Change exists: show the request it would send
                 ctx.jira.planned.append(PlannedRequest(method="POST", path="/rest/api/3/issue", body={"fields": {
-                    "issuetype": {"name": "Sub-task"}, "parent": {"key": f"<Change issue of {key}>"},
+                    "issuetype": {"name": ctx.customer.jira.issue_type("subtask")}, "parent": {"key": f"<Change issue of {key}>"},
                     "summary": summary, "description": description}}))
                 created[kind] = None
                 continue
-            created[kind] = ctx.jira.create_subtask(change_key, summary=summary[:250], description_adf=description,
+            created[kind] = ctx.jira.create_subtask(change_key, issue_type=ctx.customer.jira.issue_type("subtask"), summary=summary[:250], description_adf=description,
                                                     idempotency_key=f"{key}:{kind}-subtask")
         result = {"change_issue": change_key, "subtasks": created, "cab": [a.user for a in approvals]}
     planned = [p.model_dump() for p in ctx.jira.planned[before:]]
