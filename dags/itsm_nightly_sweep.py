@@ -60,12 +60,13 @@ def itsm_nightly_sweep():
         return run_batch(ctx, keys, snapshot["run_id"], annotate=params["execute"])
 
     @task(trigger_rule="all_done")
-    def summarize(outcomes, snapshot: dict, fetched: list[list[str]]) -> dict:
+    def summarize(outcomes, snapshot: dict, fetched: list[list[str]], params=None) -> dict:
         from include.itsm.airflow.runtime import task_context
         from include.itsm.application.sweep import summarize as write_summary
 
         flat = [outcome for batch in (outcomes or []) for outcome in batch]
-        summary = write_summary(task_context(), flat, snapshot or {}, [k for batch in fetched for k in batch])
+        summary = write_summary(task_context(), flat, snapshot or {}, [k for batch in fetched for k in batch],
+                                complete=not params["jql"] and not params["max_tickets"])
         return {"tickets": summary.tickets, "succeeded": summary.succeeded, "failed": summary.failed}
 
     @task(outlets=[P0_CLASSIFIED])

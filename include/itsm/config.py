@@ -102,6 +102,7 @@ class Runtime(BaseModel):
     snapshot_max_age_hours: float = Field(default=24, gt=0)  # on-demand steps reuse a younger org snapshot
     gate_timeout_hours: float = Field(default=168, gt=0)  # how long a lifecycle waits for a human gate
     gate_poke_seconds: float = Field(default=10, gt=0)  # how often a gate's deferred sensor looks
+    manifest_grace_days: float = Field(default=7, ge=0)  # a closed ticket keeps its DAG pair this long
     # Which customer a ticket belongs to: a Jira field holding the customer id, else a label `<prefix><id>`;
     # a ticket with neither belongs to the first customer.
     customer_field: str | None = None  # e.g. customfield_10050

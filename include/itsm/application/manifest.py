@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -38,8 +38,9 @@ class ManifestEntry(BaseModel):
     change_type: str | None = None
     priority: str | None = None
     summary: str = ""
-    on_demand: bool = False  # added by `itsm lifecycle KEY`, kept until the ticket closes
+    on_demand: bool = False  # added by `itsm lifecycle KEY` (the sweep may not have seen it yet)
     updated: datetime
+    closed_since: datetime | None = None  # first sweep that did not find it open; leaves after the grace period
 
     _key = field_validator("key")(classmethod(lambda cls, v: validate_ticket_key(v)))
 
@@ -76,10 +77,20 @@ def write_manifest(path: str | Path, manifest: Manifest) -> None:
     os.replace(tmp, path)
 
 
-def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str]) -> Manifest:
-    """This sweep's successes replace their entries; closed tickets leave unless added on demand."""
+def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str] | None,
+                   grace: timedelta = timedelta(days=7)) -> Manifest:
+    """This sweep's successes replace their entries. A ticket no longer open keeps its DAG pair for
+    `grace` (a lifecycle run still waiting on a gate must find its DAG), then leaves. `open_keys`
+    None means the sweep saw only part of the project (narrowing JQL, a ticket limit): nobody leaves."""
     now = datetime.now(timezone.utc)
-    tickets = {key: entry for key, entry in current.tickets.items() if key in open_keys or entry.on_demand}
+    tickets = {}
+    for key, entry in current.tickets.items():
+        if open_keys is None or key in open_keys:
+            tickets[key] = entry.model_copy(update={"closed_since": None}) if open_keys is not None else entry
+        elif entry.closed_since is None:
+            tickets[key] = entry.model_copy(update={"closed_since": now})
+        elif now - entry.closed_since < grace:
+            tickets[key] = entry
     for outcome in outcomes:
         if outcome.ok:
             previous = tickets.get(outcome.key)

@@ -85,12 +85,15 @@ class SweepSummary(Artifact):
     manifest_path: str = ""
 
 
-def summarize(ctx: RunContext, outcome_dicts: list[dict], snapshot: dict, open_keys: list[str]) -> SweepSummary:
-    """The run summary artifact and the refreshed manifest."""
+def summarize(ctx: RunContext, outcome_dicts: list[dict], snapshot: dict, open_keys: list[str],
+              complete: bool = True) -> SweepSummary:
+    """The run summary artifact and the refreshed manifest (`complete`: every open ticket was fetched)."""
     outcomes = [TicketOutcome.model_validate(o) for o in outcome_dicts]
     ok = [o for o in outcomes if o.ok]
     manifest_path = ctx.settings.runtime.manifest_path
-    write_manifest(manifest_path, merge_manifest(read_manifest(manifest_path), outcomes, set(open_keys)))
+    grace = timedelta(days=ctx.settings.runtime.manifest_grace_days)
+    write_manifest(manifest_path, merge_manifest(read_manifest(manifest_path), outcomes,
+                                                 set(open_keys) if complete else None, grace))
     durations = [o.seconds for o in outcomes] or [0.0]
     summary = SweepSummary(
         key=SUMMARY_KEY, step="sweep", run_id=ctx.run_id, mode=ctx.mode, tickets=len(outcomes),
@@ -112,4 +115,4 @@ def run_sweep(ctx: RunContext, *, jql: str | None = None, max_tickets: int | Non
     outcomes: list[dict] = []
     for batch in batches(keys, ctx.settings.runtime.sweep_batch_size):
         outcomes += assess_batch(ctx, batch, ctx.run_id, annotate=ctx.execute)
-    return summarize(ctx, outcomes, snapshot, keys)
+    return summarize(ctx, outcomes, snapshot, keys, complete=not jql and not max_tickets)

@@ -1,0 +1,53 @@
+"""The manifest the lifecycle DAG generator reads: who joins, who stays, who leaves."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from include.itsm.application.manifest import Manifest, ManifestEntry, TicketOutcome, merge_manifest
+
+NOW = datetime.now(timezone.utc)
+
+
+def _entry(key, **kw):
+    return ManifestEntry(key=key, ticket_type="incident", updated=NOW, **kw)
+
+
+def _ok(key):
+    return TicketOutcome(key=key, ok=True, ticket_type="change", change_type="normal", priority="P2")
+
+
+def test_successes_join_and_failures_do_not():
+    merged = merge_manifest(Manifest(generated=NOW), [_ok("OPS-1"), TicketOutcome(key="OPS-2", ok=False)],
+                            {"OPS-1", "OPS-2"})
+    assert list(merged.tickets) == ["OPS-1"] and merged.tickets["OPS-1"].change_type == "normal"
+
+
+def test_a_closed_ticket_keeps_its_dags_for_the_grace_period_then_leaves():
+    current = Manifest(generated=NOW, tickets={"OPS-1": _entry("OPS-1"), "OPS-2": _entry("OPS-2")})
+    first = merge_manifest(current, [], {"OPS-2"})
+    assert first.tickets["OPS-1"].closed_since is not None  # noticed, kept
+    later = first.model_copy(deep=True)
+    later.tickets["OPS-1"].closed_since = NOW - timedelta(days=8)
+    assert "OPS-1" not in merge_manifest(later, [], {"OPS-2"}).tickets
+
+
+def test_a_reopened_ticket_is_no_longer_closing():
+    current = Manifest(generated=NOW, tickets={"OPS-1": _entry("OPS-1", closed_since=NOW)})
+    assert merge_manifest(current, [], {"OPS-1"}).tickets["OPS-1"].closed_since is None
+
+
+def test_a_partial_sweep_removes_nobody():
+    current = Manifest(generated=NOW, tickets={"OPS-1": _entry("OPS-1", closed_since=NOW - timedelta(days=30))})
+    assert "OPS-1" in merge_manifest(current, [], None).tickets
+
+
+def test_on_demand_survives_being_refreshed_by_the_sweep():
+    current = Manifest(generated=NOW, tickets={"OPS-1": _entry("OPS-1", on_demand=True)})
+    assert merge_manifest(current, [_ok("OPS-1")], {"OPS-1"}).tickets["OPS-1"].on_demand
+
+
+@pytest.mark.parametrize("key", ["../etc", "ops-1", "OPS-1; DROP"])
+def test_keys_that_are_not_ticket_keys_are_refused(key):
+    with pytest.raises(ValueError):
+        Manifest(generated=NOW, tickets={key: {"key": key, "updated": NOW.isoformat()}})
