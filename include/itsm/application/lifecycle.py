@@ -27,7 +27,9 @@ STEPS_BY_TYPE: dict[str, tuple[str, ...]] = {
 
 
 def lifecycle_dag_id(key: str) -> str:
-    return f"itsm_lifecycle__{key}"
+    from include.itsm.domain.ticket import validate_ticket_key
+
+    return f"itsm_lifecycle__{validate_ticket_key(key)}"
 
 
 def approvals_dag_id(key: str) -> str:
