@@ -36,6 +36,7 @@ class BoardHandle:
         self.url, self.user, self.token, self.store = url, BOT_USER, BOT_TOKEN, store
         self.http = _requests.Session()
         self.http.auth = (self.user, self.token)
+        register_board(self)
 
     def requests(self) -> list[dict]:
         """The board's request log (admin calls excluded)."""
@@ -67,3 +68,44 @@ def board(tmp_path_factory):
         yield BoardHandle(server.url, server.store)
     finally:
         server.stop()
+
+
+# --- no sprint, ever: every board the session started is asked for refused sprint calls ----------
+
+_BOARDS: dict[str, BoardHandle] = {}
+_SPRINT_ATTEMPTS: dict[tuple, dict] = {}
+
+
+def register_board(handle: BoardHandle) -> None:
+    _BOARDS[handle.url] = handle
+
+
+def unregister_board(handle: BoardHandle) -> None:
+    """For a test that probes the refusal on purpose (its attempts are not the product's)."""
+    _BOARDS.pop(handle.url, None)
+
+
+def _collect_sprint_attempts() -> None:
+    for url, handle in list(_BOARDS.items()):
+        try:
+            attempts = handle.http.get(f"{url}/_devstack/sprint-attempts", timeout=5).json()
+        except (_requests.RequestException, ValueError):
+            _BOARDS.pop(url, None)  # stopped: its attempts were collected after the previous test
+            continue
+        for attempt in attempts:
+            _SPRINT_ATTEMPTS[(url, attempt.get("ts"), attempt.get("method"), attempt.get("path"))] = attempt
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    _collect_sprint_attempts()  # before this item's fixtures (perhaps a board) are torn down
+    yield
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _collect_sprint_attempts()
+    if _SPRINT_ATTEMPTS:
+        lines = [f"{a.get('method')} {a.get('path')} ({url})" for (url, *_), a in _SPRINT_ATTEMPTS.items()]
+        print("\nSPRINT ATTEMPTS (the product must never call agile endpoints or write the Sprint field):\n  "
+              + "\n  ".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "approve",
     "doctor",
     "evidence",
+    "audit",
     "pir",
 )
 
