@@ -55,7 +55,7 @@ def run_step(key: str, step: str, **context) -> dict:
         raise AirflowSkipException(f"{step} not selected for this run")
     try:
         return step_module(step).run(task_context(execute=context["params"]["execute"]), key)
-    except EvidenceError as exc:
+    except (EvidenceError, ValueError) as exc:  # missing inputs or a refusal: a retry cannot change it
         raise AirflowFailException(str(exc)) from exc
 
 
