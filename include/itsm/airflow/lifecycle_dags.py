@@ -64,10 +64,41 @@ def gate_form(gate: str) -> dict[str, Param] | None:
     }
 
 
+def _attach_params(dag: DAG, params: dict) -> None:
+    """Give a built DAG and its tasks the DAG-level params, as the operator constructor would.
+
+    Each operator created inside `with DAG(params=...)` deep-copies the DAG's params (schemas,
+    enums, examples): with ~30 tasks per ticket that copy was the largest single cost of parsing
+    the 1,000-ticket manifest (bench/bench_dags.py). The lifecycle's tasks declare no params of
+    their own, so every task gets the same DAG params (source "dag"), shared instead of copied.
+    """
+    import copy
+
+    from airflow.sdk.definitions.param import ParamsDict
+
+    dag_params = ParamsDict(params)
+    object.__setattr__(dag, "params", dag_params)  # what the DAG's attrs converter stores
+    inherited = {name: copy.copy(param) for name, param in dag_params.items()}  # once per DAG, not per task
+    for task in dag.tasks:
+        if task.params:
+            raise ValueError(f"{task.task_id}: lifecycle tasks take the DAG's params only")
+        merged = ParamsDict(inherited)
+        merged._fill_missing_param_source("dag")
+        task.params = merged
+
+
 def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
     key = plan.key
     from include.itsm.airflow import lifecycle_tasks as tasks
 
+    params = {
+        "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
+                       examples=list(plan.default_steps), title="Steps",
+                       description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
+        "execute": Param(False, type="boolean", title="Execute",
+                         description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
+        "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
+    }
     with DAG(
         dag_id=lifecycle_dag_id(key),
         description=f"{key}: {summary}"[:200],
@@ -78,14 +109,6 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         is_paused_upon_creation=False,
         tags=["itsm", "lifecycle", plan.ticket_type],
         default_args=TASK_DEFAULTS,
-        params={
-            "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
-                           examples=list(plan.default_steps), title="Steps",
-                           description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
-            "execute": Param(False, type="boolean", title="Execute",
-                             description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
-            "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
-        },
         doc_md=f"Lifecycle of **{key}** ({plan.ticket_type}{'/' + plan.change_type if plan.change_type else ''}).",
     ) as dag:
         start = PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()})
@@ -118,6 +141,7 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
                                  trigger_rule="all_done", retries=2,
                                  op_kwargs={"key": key, "gates": [g.name for g in plan.gates]})
         previous >> outcome
+    _attach_params(dag, params)
     return dag
 
 
