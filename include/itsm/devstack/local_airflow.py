@@ -4,6 +4,11 @@
 api-server), started in its own process group so that stopping it stops everything it
 spawned. Users and passwords are fixed (Simple auth manager) so people and tests can log in
 and approve as distinct Airflow users.
+
+The production topology (docker-compose.yaml) is one option away: `sql_alchemy_conn` (a
+PostgreSQL metadata DB), `executor="CeleryExecutor"` with `broker_url` (Redis), and
+`celery_workers` (one `airflow celery worker` per name, each in its own process group; tasks
+it runs report that name as their hostname, so a test can see which worker ran what).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import socket
+
 import requests
 
 from include.itsm.adapters.airflow_api import AirflowApi
@@ -25,6 +32,12 @@ from include.itsm.devstack.services import REPO_ROOT, free_port
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"
 JWT_SECRET = "itsm-devstack-jwt-secret-not-for-production-0123456789abcdef-xyz!"  # 64+ bytes
+WORKER_NAME_ENV = "ITSM_WORKER_HOSTNAME"
+
+
+def worker_hostname() -> str:
+    """`[core] hostname_callable` of the local Celery workers: their name, else the machine's."""
+    return os.environ.get(WORKER_NAME_ENV) or socket.getfqdn()
 
 
 @dataclass
@@ -33,7 +46,13 @@ class LocalAirflow:
     port: int = 0
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: {ADMIN_USER: (ADMIN_PASSWORD, "admin")})
     extra_env: dict[str, str] = field(default_factory=dict)
+    executor: str = "LocalExecutor"
+    sql_alchemy_conn: str | None = None  # default: SQLite in `home`
+    broker_url: str | None = None  # CeleryExecutor: e.g. redis://127.0.0.1:6379/0
+    celery_workers: tuple[str, ...] = ()  # one `airflow celery worker` per name
     process: subprocess.Popen | None = None
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    components: list[subprocess.Popen] = field(default_factory=list)  # scheduler, dag-processor, triggerer
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -57,7 +76,7 @@ class LocalAirflow:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",  # a new manifest entry's DAGs appear fast
@@ -68,6 +87,14 @@ class LocalAirflow:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{role}" for u, (_, role) in self.users.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         })
+        if self.sql_alchemy_conn:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn
+        if self.broker_url:
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url
+            if self.sql_alchemy_conn:
+                env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + self.sql_alchemy_conn
+        if self.celery_workers:
+            env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = f"{__name__}.worker_hostname"
         env.update(self.extra_env)
         return env
 
@@ -79,15 +106,20 @@ class LocalAirflow:
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.home)
         log = open(self.home / "standalone.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, cwd=self.home,
-                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+        if self.executor == "LocalExecutor":
+            self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, cwd=self.home,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        else:  # `airflow standalone` forces the LocalExecutor: run its components one by one
+            self.process = self._spawn(["api-server", "--port", str(self.port)], env, log)
+            self.components = [self._spawn([name], env, log) for name in ("scheduler", "dag-processor", "triggerer")]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited; see {self.home / 'standalone.log'}")
+            if any(p.poll() is not None for p in (self.process, *self.components)):
+                raise RuntimeError(f"an airflow process exited; see {self.home / 'standalone.log'}")
             try:
                 if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    self._start_workers(env)
                     return
             except requests.RequestException:
                 pass
@@ -95,15 +127,30 @@ class LocalAirflow:
         self.stop()
         raise RuntimeError(f"airflow not healthy within {timeout_s:.0f}s; see {self.home / 'standalone.log'}")
 
+    def _spawn(self, command: list[str], env: dict[str, str], log, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`airflow <command>` in its own process group (stopping it stops what it spawned)."""
+        return subprocess.Popen([sys.executable, "-m", "airflow", *command], env=env | (extra_env or {}), cwd=self.home,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _start_workers(self, env: dict[str, str]) -> None:
+        for name in self.celery_workers:
+            log = open(self.home / f"worker-{name}.log", "ab")
+            self.workers.append(self._spawn(["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
+                                             "--skip-serve-logs"], env, log, {WORKER_NAME_ENV: name}))
+
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        """Workers first, then the scheduler and the rest, then the api-server (or standalone)."""
+        processes = [*self.workers, *self.components, *([self.process] if self.process else [])]
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
             try:
-                self.process.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.workers, self.components, self.process = [], [], None
 
     def client(self, user: str = ADMIN_USER) -> AirflowApi:
         """The product's REST client logged in as `user` (what `itsm approve` uses)."""
