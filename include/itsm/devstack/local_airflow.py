@@ -105,6 +105,9 @@ class LocalAirflow:
         env = self.env()
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.home)
+        if free_port(self.port) != self.port:  # taken since __post_init__ (another Airflow): the health check
+            self.port = free_port(0)            # below would otherwise be answered by that one
+            env = self.env()
         log = open(self.home / "standalone.log", "ab")
         if self.executor == "LocalExecutor":
             self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, cwd=self.home,
