@@ -11,7 +11,8 @@ from tests.integration.demo_fixtures import connection_env, seeded_board, write_
 # The demo configuration's approvers (include/itsm/domain/change_policy.py defaults), an engineer who
 # triggers (the drafter), and an outsider assigned to no gate.
 APPROVERS = ("sre-lead", "qa-engineer", "cfo-delegate", "cso-delegate", "cto-delegate", "change-manager",
-             "cab-1", "cab-2", "service-owner", "governance", "incident-manager", "dual-delegate")
+             "cab-1", "cab-2", "service-owner", "governance", "incident-manager", "product-owner",
+             "dual-delegate")
 # One person on two go/no-go parties' lists: the configuration allows it, separation of duties must refuse it.
 E2E_POLICY = {"change": {"approvers": {"go_no_go": {"business": ["cfo-delegate", "dual-delegate"],
                                                     "security": ["cso-delegate", "dual-delegate"],

@@ -9,7 +9,7 @@ from include.itsm.adapters.airflow_api import AirflowApiError
 from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id
 from include.itsm.application.manifest import ManifestEntry, read_manifest, write_manifest
 
-SETTLE_SECONDS = 3  # see wait_for_gate
+SETTLE_SECONDS = 8  # see wait_for_hitl
 
 
 def add_to_manifest(live_airflow, key: str, ticket_type: str, change_type: str | None = None) -> None:
@@ -31,18 +31,22 @@ def trigger(live_airflow, key: str, conf: dict, user: str = "engineer") -> str:
 
 
 def wait_for_gate(live_airflow, key: str, run_id: str, gate: str) -> None:
+    wait_for_hitl(live_airflow, approvals_dag_id(key), run_id, gate)
+
+
+def wait_for_hitl(live_airflow, dag_id: str, run_id: str, gate: str) -> None:
     """Until the approval task is parked awaiting input (its HITL detail exists), and settled.
 
-    Airflow 3.3 races when a response arrives within a scheduler loop of the park: the
-    executor's "workload finished" event for the parking worker is then applied to the
-    already re-queued instance, which is marked failed. A person never answers that fast; the
-    test waits a few seconds like one.
+    Airflow 3.3 races when a response arrives before the scheduler has processed the parking
+    worker's "finished" event: that stale event is then applied to the resumed instance (same
+    try number), which is marked failed. Under load the scheduler can take several seconds; a
+    person never answers that fast, and the test waits like one.
     """
     client = live_airflow.client()
-    deadline, states = time.monotonic() + 240, {}
+    deadline, states = time.monotonic() + 300, {}
     while time.monotonic() < deadline:
         try:
-            states = {t["task_id"]: t["state"] for t in client.task_instances(approvals_dag_id(key), run_id)}
+            states = {t["task_id"]: t["state"] for t in client.task_instances(dag_id, run_id)}
         except AirflowApiError:  # the lifecycle has not triggered its approvals run yet
             time.sleep(1)
             continue

@@ -9,35 +9,11 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
+from include.itsm.adapters.airflow_api import AirflowApiError
+from tests.e2e.lifecycle_helpers import wait_for_hitl
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 DAG_ID = "itsm_pattern_bridge"
-
-
-def _trigger(client, run_id: str, when: datetime, conf: dict) -> None:
-    """POST /api/v2/dags/{dag_id}/dagRuns with an explicit run id and logical date.
-
-    Retried on 5xx: on SQLite the api-server's action-log insert can hit "database is locked"
-    while the scheduler writes (a 409 on a retry means the earlier attempt got through)."""
-    for attempt in range(6):
-        response = client.session.post(f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
-                                       json={"dag_run_id": run_id, "logical_date": when.isoformat(), "conf": conf})
-        if response.status_code < 500 or attempt == 5:
-            break
-        time.sleep(2)
-    assert response.status_code in (200, 201) or (attempt and response.status_code == 409), response.text
-
-
-def _wait_for_gate(client, run_id: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        response = client.session.get(
-            f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/stories/-1/hitlDetails", timeout=30)
-        if response.status_code == 200 and response.json().get("response_received") is False:
-            return
-        if client.get(f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"] == "failed":
-            raise AssertionError(f"run failed before the gate: {client.task_instances(DAG_ID, run_id)}")
-        time.sleep(1)
-    raise TimeoutError("the stories gate never opened")
 
 
 def test_bridge_run_approved_over_rest_creates_the_stories_once(live_airflow, demo_board):
@@ -48,13 +24,12 @@ def test_bridge_run_approved_over_rest_creates_the_stories_once(live_airflow, de
     assert not dag["is_paused"]
     now = datetime.now(timezone.utc)
     run_id = f"e2e-bridge__{now:%Y%m%dT%H%M%S%f}"
-    _trigger(client, run_id, now, conf={"execute": True})
-    _wait_for_gate(client, run_id)
-    answer = client.session.patch(
-        f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/stories/-1/hitlDetails",
-        json={"chosen_options": ["Approve"]}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["responded_by"]["name"] == "admin"
+    client.trigger_at(DAG_ID, run_id, now, conf={"execute": True})
+    wait_for_hitl(live_airflow, DAG_ID, run_id, "stories")
+    with pytest.raises(AirflowApiError, match="403"):  # only the configured product owner may answer
+        client.respond(DAG_ID, run_id, "stories", approve=True)
+    answer = live_airflow.client("product-owner").respond(DAG_ID, run_id, "stories", approve=True)
+    assert answer["responded_by"]["name"] == "product-owner"
     assert client.wait_for_run(DAG_ID, run_id, timeout_s=480) == "success"
     states = {ti["task_id"]: ti["state"] for ti in client.task_instances(DAG_ID, run_id)}
     assert states["create_stories"] == "success" and states["report_created"] == "success", states

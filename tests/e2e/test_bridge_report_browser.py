@@ -25,18 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 DAG_ID = "itsm_pattern_bridge"
 
 
-def _trigger(client, run_id: str, when: datetime, conf: dict) -> None:
-    """POST /api/v2/dags/{dag_id}/dagRuns with an explicit run id and logical date.
-
-    Retried on 5xx: on SQLite the api-server's action-log insert can hit "database is locked"
-    while the scheduler writes (a 409 on a retry means the earlier attempt got through)."""
-    for attempt in range(6):
-        response = client.session.post(f"{client.url}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
-                                       json={"dag_run_id": run_id, "logical_date": when.isoformat(), "conf": conf})
-        if response.status_code < 500 or attempt == 5:
-            break
-        time.sleep(2)
-    assert response.status_code in (200, 201) or (attempt and response.status_code == 409), response.text
 PLANTED = (ORG_NAME, "Kiwi Freight", HEMI, GRACE, AROHA, TOM, SIONE, MERE, JESS, *(a.account_id for a in ACCOUNTS))
 
 
@@ -83,7 +71,7 @@ def report_date(live_airflow):
         client.wait_for_dag(DAG_ID)
         now = datetime.now(timezone.utc)
         run_id = f"e2e-browser__{now:%Y%m%dT%H%M%S%f}"
-        _trigger(client, run_id, now, conf={"execute": False})
+        client.trigger_at(DAG_ID, run_id, now, conf={"execute": False})
         assert client.wait_for_run(DAG_ID, run_id, timeout_s=480) == "success"
     dates = sorted(p.name for p in evidence.iterdir() if (p / "report.csv").exists())
     return dates[-1]

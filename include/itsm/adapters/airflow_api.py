@@ -15,6 +15,9 @@ from datetime import datetime, timezone
 import requests
 
 
+WRITE_ATTEMPTS = 6
+
+
 class AirflowApiError(RuntimeError):
     """Airflow refused the request or is not configured."""
 
@@ -45,20 +48,28 @@ class AirflowApi:
     def get(self, path: str, **params) -> dict:
         return self._check(self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=self.timeout), f"GET {path}")
 
-    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> dict:
+    def _write(self, method: str, path: str, body: dict, what: str) -> dict:
+        """A keyed write (explicit run id, one HITL answer), retried on 5xx: on SQLite the api-server
+        can answer "database is locked" while the scheduler writes. A 409 after a retry means the
+        earlier attempt got through."""
+        for attempt in range(WRITE_ATTEMPTS):
+            response = self.session.request(method, f"{self.url}/api/v2{path}", json=body, timeout=self.timeout)
+            if response.status_code == 409 and attempt:
+                return {}
+            if response.status_code < 500 or attempt == WRITE_ATTEMPTS - 1:
+                return self._check(response, what)
+            time.sleep(2)
+        raise AssertionError("unreachable")
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
         """Start a DAG run now; returns the dag run (its `dag_run_id`)."""
         now = datetime.now(timezone.utc)
-        body = {"logical_date": now.isoformat(), "conf": conf or {}}
-        if run_id:
-            body["dag_run_id"] = run_id
-        return self._check(self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=self.timeout),
-                           f"trigger {dag_id}")  # fmt: skip
+        return self.trigger_at(dag_id, f"manual__{now:%Y-%m-%dT%H-%M-%S-%f}", now, conf)
 
     def trigger_at(self, dag_id: str, run_id: str, logical_date: datetime, conf: dict | None = None) -> dict:
         """Start a run with an explicit run id and logical date (gates match on the logical date)."""
         body = {"dag_run_id": run_id, "logical_date": logical_date.isoformat(), "conf": conf or {}}
-        return self._check(self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=self.timeout),
-                           f"trigger {dag_id}")  # fmt: skip
+        return self._write("POST", f"/dags/{dag_id}/dagRuns", body, f"trigger {dag_id}") or {"dag_run_id": run_id}
 
     def wait_for_dag(self, dag_id: str, timeout_s: float = 120.0) -> dict:
         """Wait until the DAG processor has parsed `dag_id` (a new manifest entry takes one refresh)."""
@@ -94,5 +105,4 @@ class AirflowApi:
         """Answer a Human-in-the-loop approval as this client's user (Airflow records who)."""
         body = {"chosen_options": ["Approve" if approve else "Reject"], "params_input": params or {}}
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
-        return self._check(self.session.patch(f"{self.url}/api/v2{path}", json=body, timeout=self.timeout),
-                           f"respond to {dag_id}/{run_id}/{task_id}")  # fmt: skip
+        return self._write("PATCH", path, body, f"respond to {dag_id}/{run_id}/{task_id}")
