@@ -3,6 +3,8 @@
 Wiring only: the logic is `include.itsm.application.sweep`. Batches are mapped tasks (never
 one task per ticket); a bad ticket is reported in the summary and never fails its batch. A P0
 emits the `itsm://p0-classified` asset, on which the pattern bridge is also scheduled.
+One sweep per customer: `itsm_nightly_sweep` with one customer, `itsm_nightly_sweep__<id>` each
+when the configuration has several.
 """
 
 from __future__ import annotations
@@ -15,77 +17,88 @@ from airflow.sdk import Param, dag, task
 from include.itsm.airflow.assets import P0_CLASSIFIED
 from include.itsm.config import settings
 
-RUNTIME = settings().runtime
+SETTINGS = settings()
+RUNTIME = SETTINGS.runtime
 
 
-@dag(
-    dag_id="itsm_nightly_sweep",
-    schedule=RUNTIME.sweep_schedule,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    is_paused_upon_creation=False,
-    tags=["itsm", "sweep"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
-    params={
-        "execute": Param(RUNTIME.annotations_enabled, type="boolean",
-                         description="write the ITSM assessment comment on each ticket (labels never: they wait for the labels gate)"),
-        "max_tickets": Param(None, type=["null", "integer"], minimum=1, description="stop after this many tickets"),
-        "jql": Param(None, type=["null", "string"], description="extra JQL to narrow the open OPS tickets"),
-    },
-    doc_md=__doc__,
-)
-def itsm_nightly_sweep():
-    @task
-    def fetch_open_tickets(params=None) -> list[list[str]]:
-        from include.itsm.airflow.runtime import task_context
-        from include.itsm.application.sweep import batches, fetch_open_keys
+def sweep_dag(dag_id: str, customer_id: str):
+    """The sweep of one customer (its connections, account org, project and evidence)."""
 
-        keys = fetch_open_keys(task_context(), params["jql"], params["max_tickets"])
-        return batches(keys, RUNTIME.sweep_batch_size)
+    @dag(
+        dag_id=dag_id,
+        schedule=RUNTIME.sweep_schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        tags=["itsm", "sweep"],
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+        params={
+            "execute": Param(RUNTIME.annotations_enabled, type="boolean",
+                             description="write the ITSM assessment comment on each ticket (labels never: they wait for the labels gate)"),
+            "max_tickets": Param(None, type=["null", "integer"], minimum=1, description="stop after this many tickets"),
+            "jql": Param(None, type=["null", "string"], description="extra JQL to narrow the open OPS tickets"),
+        },
+        doc_md=__doc__,
+    )
+    def itsm_nightly_sweep():
+        @task
+        def fetch_open_tickets(params=None) -> list[list[str]]:
+            from include.itsm.airflow.runtime import task_context
+            from include.itsm.application.sweep import batches, fetch_open_keys
 
-    @task
-    def discover_org() -> dict:
-        from include.itsm.airflow.runtime import task_context
-        from include.itsm.application.sweep import snapshot_org
+            keys = fetch_open_keys(task_context(customer_id=customer_id), params["jql"], params["max_tickets"])
+            return batches(keys, RUNTIME.sweep_batch_size)
 
-        return snapshot_org(task_context())
+        @task
+        def discover_org() -> dict:
+            from include.itsm.airflow.runtime import task_context
+            from include.itsm.application.sweep import snapshot_org
 
-    @task(max_active_tis_per_dagrun=4)
-    def assess_batch(keys: list[str], snapshot: dict, params=None) -> list[dict]:
-        from include.itsm.airflow.runtime import task_context
-        from include.itsm.application.sweep import assess_batch as run_batch
+            return snapshot_org(task_context(customer_id=customer_id))
 
-        ctx = task_context(execute=params["execute"])
-        return run_batch(ctx, keys, snapshot["run_id"], annotate=params["execute"])
+        @task(max_active_tis_per_dagrun=4)
+        def assess_batch(keys: list[str], snapshot: dict, params=None) -> list[dict]:
+            from include.itsm.airflow.runtime import task_context
+            from include.itsm.application.sweep import assess_batch as run_batch
 
-    @task(trigger_rule="all_done")
-    def summarize(outcomes, snapshot: dict, fetched: list[list[str]], params=None) -> dict:
-        from include.itsm.airflow.runtime import task_context
-        from include.itsm.application.sweep import summarize as write_summary
+            ctx = task_context(execute=params["execute"], customer_id=customer_id)
+            return run_batch(ctx, keys, snapshot["run_id"], annotate=params["execute"])
 
-        flat = [outcome for batch in (outcomes or []) for outcome in batch]
-        summary = write_summary(task_context(), flat, snapshot or {}, [k for batch in fetched for k in batch],
-                                complete=not params["jql"] and not params["max_tickets"])
-        return {"tickets": summary.tickets, "succeeded": summary.succeeded, "failed": summary.failed}
+        @task(trigger_rule="all_done")
+        def summarize(outcomes, snapshot: dict, fetched: list[list[str]], params=None) -> dict:
+            from include.itsm.airflow.runtime import task_context
+            from include.itsm.application.sweep import summarize as write_summary
 
-    @task(outlets=[P0_CLASSIFIED])
-    def signal_p0(outcomes) -> list[str]:
-        """A P0 does not wait for the daily bridge: emit the asset its DAG is scheduled on."""
-        from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowSkipException
+            flat = [outcome for batch in (outcomes or []) for outcome in batch]
+            summary = write_summary(task_context(customer_id=customer_id), flat, snapshot or {},
+                                    [k for batch in fetched for k in batch],
+                                    complete=not params["jql"] and not params["max_tickets"])
+            return {"tickets": summary.tickets, "succeeded": summary.succeeded, "failed": summary.failed}
 
-        keys = [o["key"] for batch in outcomes for o in batch if o.get("priority") == "P0"]
-        if not keys:
-            raise AirflowSkipException("no P0 classified in this sweep")
-        get_current_context()["outlet_events"][P0_CLASSIFIED].extra = {"keys": keys}
-        return keys
+        @task(outlets=[P0_CLASSIFIED])
+        def signal_p0(outcomes) -> list[str]:
+            """A P0 does not wait for the daily bridge: emit the asset its DAG is scheduled on."""
+            from airflow.sdk import get_current_context
+            from airflow.sdk.exceptions import AirflowSkipException
 
-    fetched = fetch_open_tickets()
-    snapshot = discover_org()
-    outcomes = assess_batch.partial(snapshot=snapshot).expand(keys=fetched)
-    summarize(outcomes, snapshot, fetched)
-    signal_p0(outcomes)
+            keys = [o["key"] for batch in outcomes for o in batch if o.get("priority") == "P0"]
+            if not keys:
+                raise AirflowSkipException("no P0 classified in this sweep")
+            get_current_context()["outlet_events"][P0_CLASSIFIED].extra = {"keys": keys}
+            return keys
+
+        fetched = fetch_open_tickets()
+        snapshot = discover_org()
+        outcomes = assess_batch.partial(snapshot=snapshot).expand(keys=fetched)
+        summarize(outcomes, snapshot, fetched)
+        signal_p0(outcomes)
+
+    return itsm_nightly_sweep()
 
 
-itsm_nightly_sweep()
+if len(SETTINGS.customers) == 1:
+    sweep_dag("itsm_nightly_sweep", SETTINGS.customers[0].id)
+else:
+    for customer in SETTINGS.customers:
+        sweep_dag(f"itsm_nightly_sweep__{customer.id}", customer.id)

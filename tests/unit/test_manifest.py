@@ -51,3 +51,8 @@ def test_on_demand_survives_being_refreshed_by_the_sweep():
 def test_keys_that_are_not_ticket_keys_are_refused(key):
     with pytest.raises(ValueError):
         Manifest(generated=NOW, tickets={key: {"key": key, "updated": NOW.isoformat()}})
+
+
+def test_one_customers_sweep_never_closes_another_customers_tickets():
+    current = Manifest(generated=NOW, tickets={"SUP-1": _entry("SUP-1", customer="b")})
+    assert merge_manifest(current, [_ok("OPS-1")], {"OPS-1"}, customer="a").tickets["SUP-1"].closed_since is None

@@ -110,7 +110,8 @@ def add_to_manifest(ctx: RunContext, plan: Plan, summary: str) -> None:
     manifest = read_manifest(path)
     now = datetime.now(timezone.utc)
     manifest.tickets[plan.key] = ManifestEntry(key=plan.key, ticket_type=plan.ticket_type, change_type=plan.change_type,
-                                               summary=summary, on_demand=True, updated=now)
+                                               summary=summary, on_demand=True, updated=now,
+                                               customer=ctx.customer.id)
     manifest.generated = now
     write_manifest(path, manifest)
 

@@ -41,6 +41,7 @@ class ManifestEntry(BaseModel):
     on_demand: bool = False  # added by `itsm lifecycle KEY` (the sweep may not have seen it yet)
     updated: datetime
     closed_since: datetime | None = None  # first sweep that did not find it open; leaves after the grace period
+    customer: str | None = None  # the customer whose sweep (or `itsm lifecycle`) added it
 
     _key = field_validator("key")(classmethod(lambda cls, v: validate_ticket_key(v)))
 
@@ -78,14 +79,15 @@ def write_manifest(path: str | Path, manifest: Manifest) -> None:
 
 
 def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: set[str] | None,
-                   grace: timedelta = timedelta(days=7)) -> Manifest:
+                   grace: timedelta = timedelta(days=7), customer: str | None = None) -> Manifest:
     """This sweep's successes replace their entries. A ticket no longer open keeps its DAG pair for
     `grace` (a lifecycle run still waiting on a gate must find its DAG), then leaves. `open_keys`
-    None means the sweep saw only part of the project (narrowing JQL, a ticket limit): nobody leaves."""
+    None means the sweep saw only part of the project (narrowing JQL, a ticket limit): nobody leaves.
+    Another customer's entries are not this sweep's to judge."""
     now = datetime.now(timezone.utc)
     tickets = {}
     for key, entry in current.tickets.items():
-        if open_keys is None or key in open_keys:
+        if entry.customer != customer or open_keys is None or key in open_keys:
             tickets[key] = entry.model_copy(update={"closed_since": None}) if open_keys is not None else entry
         elif entry.closed_since is None:
             tickets[key] = entry.model_copy(update={"closed_since": now})
@@ -97,5 +99,5 @@ def merge_manifest(current: Manifest, outcomes: list[TicketOutcome], open_keys: 
             tickets[outcome.key] = ManifestEntry(
                 key=outcome.key, ticket_type=outcome.ticket_type, change_type=outcome.change_type,
                 priority=outcome.priority, summary=outcome.summary or "", updated=now,
-                on_demand=bool(previous and previous.on_demand))
+                on_demand=bool(previous and previous.on_demand), customer=customer)
     return Manifest(generated=now, tickets=dict(sorted(tickets.items())))

@@ -93,7 +93,7 @@ def summarize(ctx: RunContext, outcome_dicts: list[dict], snapshot: dict, open_k
     manifest_path = ctx.settings.runtime.manifest_path
     grace = timedelta(days=ctx.settings.runtime.manifest_grace_days)
     write_manifest(manifest_path, merge_manifest(read_manifest(manifest_path), outcomes,
-                                                 set(open_keys) if complete else None, grace))
+                                                 set(open_keys) if complete else None, grace, ctx.customer.id))
     durations = [o.seconds for o in outcomes] or [0.0]
     summary = SweepSummary(
         key=SUMMARY_KEY, step="sweep", run_id=ctx.run_id, mode=ctx.mode, tickets=len(outcomes),
