@@ -103,6 +103,13 @@ class TicketText:
 
     def view(self, region: str, limit: int | None = None) -> str:
         """`text` with everything outside `region` blanked (offsets unchanged), first `limit` chars."""
+        views = self.__dict__.setdefault("_views", {})  # memo: intake and classify read the same views
+        key = (region, limit)
+        if key not in views:
+            views[key] = self._view(region, limit)
+        return views[key]
+
+    def _view(self, region: str, limit: int | None) -> str:
         end = len(self.text) if limit is None else min(limit, len(self.text))
         keep = [(0, self.history_from)] if region == "primary" else [(self.history_from, len(self.text)), *self.quoted]
         drop = [*self.ignored, *(self.quoted if region == "primary" else ())]
@@ -195,8 +202,24 @@ def _normalise(raw: str) -> str:
     return _WIKI_MONO.sub(" ", text).replace("\u00a0", " ")
 
 
+_LAST_TEXT: list = [None, None, None]  # (summary, description) of the last ticket read, and its TicketText
+
+
 def ticket_text(ticket: Ticket) -> TicketText:
-    """Normalise the ticket and find its quoted history and injection lines."""
+    """Normalise the ticket and find its quoted history and injection lines.
+
+    Intake and classify both read the same ticket: the last result is reused when the ticket's
+    summary and description are the very same strings (ADF-only descriptions are not cached)."""
+    summary, description = ticket.summary, ticket.description
+    if _LAST_TEXT[0] is summary and _LAST_TEXT[1] is description and _LAST_TEXT[2] is not None:
+        return _LAST_TEXT[2]
+    result = _ticket_text(ticket)
+    cacheable = type(summary) is str and type(description) is str and (description.strip() or not ticket.description_adf)
+    _LAST_TEXT[:] = [summary, description, result] if cacheable else [None, None, None]
+    return result
+
+
+def _ticket_text(ticket: Ticket) -> TicketText:
     summary = _normalise(ticket.summary).replace("\n", " ")
     text = f"{summary}\n{_normalise(_adf_or_text(ticket))}"
     body = len(summary) + 1
@@ -235,14 +258,19 @@ class Hit:
         return self._text[self._start : self._end]
 
 
-_LOWERED: list = [None, None]  # the last text lower-cased (with a leading space), for repeated scans
+_LOWERED: list = []  # the last few texts lower-cased (with a leading space), for repeated scans
+_LOWERED_SLOTS = 4
 
 
 def _lowered(text: str) -> str | None:
-    if _LOWERED[0] is not text:
-        low = " " + text.lower()
-        _LOWERED[0], _LOWERED[1] = text, (low if len(low) == len(text) + 1 else None)
-    return _LOWERED[1]
+    for seen, low in _LOWERED:
+        if seen is text:
+            return low
+    low = " " + text.lower()
+    low = low if len(low) == len(text) + 1 else None
+    _LOWERED.insert(0, (text, low))
+    del _LOWERED[_LOWERED_SLOTS:]
+    return low
 
 
 def _split_alternatives(alternatives: str) -> list[str]:
