@@ -310,6 +310,67 @@ def _by_first_letter(alternatives: str) -> str:
     return "|".join(grouped + rest)
 
 
+def _literal_heads(part: str) -> set[str] | None:
+    """Literal strings one of which every match of the alternative `part` starts with, or None
+    when that cannot be read off the pattern. Used only to skip scans that cannot match."""
+    head, i = [], 0
+    while i < len(part):
+        char = part[i]
+        if char == "\\" and i + 1 < len(part) and not part[i + 1].isalnum():
+            literal, width = part[i + 1], 2
+        elif char in "\\()[]{}?*+|.^$":
+            break
+        else:
+            literal, width = char, 1
+        if part[i + width : i + width + 1] in ("?", "*", "{"):
+            break  # the character may be absent
+        head.append(literal)
+        i += width
+    if head:
+        return {"".join(head)}
+    if not part.startswith("(?:"):
+        return None
+    depth, j, escaped, in_class = 0, 0, False, False
+    for j, char in enumerate(part):  # the group's closing parenthesis
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        else:
+            depth += (char == "(") - (char == ")")
+            if depth == 0:
+                break
+    rest = part[j + 1 :]
+    if depth or rest[:1] in ("*", "{", "+"):
+        return None
+    optional = rest[:1] == "?"
+    if optional:
+        rest = rest[1:]
+        if rest[:1] in ("?", "+"):  # lazy or possessive quantifier: not read here
+            return None
+    heads: set[str] = set()
+    for inner in _split_alternatives(part[3:j]) + ([""] if optional else []):
+        found = _literal_heads(inner + rest)
+        if not found:
+            return None
+        heads |= found
+    return heads
+
+
+def _required_heads(alternatives: str) -> tuple[str, ...] | None:
+    heads: set[str] = set()
+    for part in _split_alternatives(alternatives):
+        found = _literal_heads(part)
+        if not found:
+            return None
+        heads |= found
+    return tuple(sorted(heads, key=len))
+
+
 class WordScan:
     """Case-insensitive whole-word alternatives, linear and fast.
 
@@ -325,6 +386,9 @@ class WordScan:
             raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
         self.pattern = re.compile(rf"[^{left}]((?:{_by_first_letter(alternatives)}))(?![{right}])")
         self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)
+        # Every match holds one of these literal heads: when the lower-cased text holds none,
+        # a few substring tests (C speed) replace the scan.
+        self._heads = _required_heads(alternatives)
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
         endpos = len(text) if endpos is None else min(endpos, len(text))
@@ -332,6 +396,8 @@ class WordScan:
         if low is None:
             for m in self._slow.finditer(text, pos, endpos):
                 yield Hit(m.start(1), m.end(1), text)
+            return
+        if self._heads is not None and not any(head in low for head in self._heads):
             return
         for m in self.pattern.finditer(low, pos, endpos + 1):
             yield Hit(m.start(1) - 1, m.end(1) - 1, text)
