@@ -670,7 +670,9 @@ def _words_pattern(words: Iterable[str], plural: bool = False) -> WordScan:
 @lru_cache(maxsize=256)
 def _words_scan(words: tuple[str, ...], plural: bool) -> WordScan:
     alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
-    return WordScan("(?:" + "|".join(alternatives) + ")" + ("s?" if plural else ""))
+    # Top-level alternatives (`ab?|cd?`, the same tries in the same order as `(?:a|c)s?`) so that
+    # WordScan can group them by first letter.
+    return WordScan("|".join(a + ("s?" if plural else "") for a in alternatives))
 
 
 def _resource_service(resource: Extracted) -> str | None:
