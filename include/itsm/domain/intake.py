@@ -368,7 +368,9 @@ def _required_heads(alternatives: str) -> tuple[str, ...] | None:
         if not found:
             return None
         heads |= found
-    return tuple(sorted(heads, key=len))
+    # A head that contains another is redundant: the shorter one is in the text whenever it is.
+    kept = [h for h in heads if not any(o != h and o in h for o in heads)]
+    return tuple(sorted(kept, key=lambda h: (len(h), h)))
 
 
 class WordScan:
