@@ -586,9 +586,23 @@ def _looks_like_name(name: str, quoted: bool) -> bool:
     return bool(re.search(r"[a-z][A-Z]", name))  # CamelCase role names
 
 
+# Literal words (lower case) one of which every match of these case-insensitive patterns holds.
+# On ASCII text re.I is plain lower-casing, so a pattern whose words are all absent is not run.
+_HEADS = {
+    "keyed": ("db", "role", "bucket", "database"), "s3_url": ("s3",), "s3_word": ("s3", "bucket", "replication", "object lock", "versioning"),
+    "bucket": ("bucket",), "bucket_prose": ("sync", "upload", "object", "replicat"), "rds_named": ("db", "rds", "aurora", "database"),
+    "role": ("role",),
+}  # fmt: skip
+
+
+def _may_hold(low: str | None, key: str) -> bool:
+    return low is None or any(head in low for head in _HEADS[key])
+
+
 def _resources(view: TicketText) -> _Found:
     found = _Found(view)
     text = view.text
+    low = text.lower() if text.isascii() else None  # None: every pattern is run
     arns: list[tuple[int, int]] = []
     for match in _ARN.finditer(text):
         value = match.group().rstrip(_ARN_TRAIL)
@@ -607,7 +621,7 @@ def _resources(view: TicketText) -> _Found:
             found.take(value, _EC2_KINDS[prefix], kind.start(), dash.end())
         elif 3 <= len(hexpart) < 17 and re.search(r"\d", hexpart):
             found.reject(value, "truncated id (not 8 or 17 hex digits)", kind.start(), dash.end())
-    for match in _KEYED_NAME.finditer(text, 0, KEYWORD_WINDOW):  # form fields and alarm dimensions head a ticket
+    for match in _KEYED_NAME.finditer(text, 0, KEYWORD_WINDOW) if _may_hold(low, "keyed") else ():  # form fields and alarm dimensions head a ticket
         key = match.group(1).lower().replace(" ", "")
         kind = _KEYED_KINDS.get(key)
         name = match.group(2).rstrip(".,;:-")
@@ -618,16 +632,16 @@ def _resources(view: TicketText) -> _Found:
             name = before.search(text, max(0, match.start() - 120), match.start())
             if name:
                 found.take(name.group(1).lower(), kind, name.start(1), name.end(1))
-    for match in _S3_URL.finditer(text):
+    for match in _S3_URL.finditer(text) if _may_hold(low, "s3_url") else ():
         found.take(match.group(1).lower(), "s3-bucket", match.start(1), match.end(1))
     for match in _DB_ANCHOR.finditer(text):
         left = _DB_LEFT.search(text, max(0, match.start() - 63), match.start())
         right = _DB_RIGHT.match(text, match.end())
         if left and right and not _in_ranges(arn_spans, left.start()):
             found.take(text[left.start() : right.end()].lower(), "rds", left.start(), right.end())
-    storage_context = _S3_WORD.search(text, 0, KEYWORD_WINDOW) is not None
-    for pattern in (_BUCKET_BEFORE_NOUN, _BUCKET_PROSE) if storage_context else ():
-        for match in pattern.finditer(text, 0, KEYWORD_WINDOW):
+    storage_context = _may_hold(low, "s3_word") and _S3_WORD.search(text, 0, KEYWORD_WINDOW) is not None
+    for pattern, heads in ((_BUCKET_BEFORE_NOUN, "bucket"), (_BUCKET_PROSE, "bucket_prose")) if storage_context else ():
+        for match in pattern.finditer(text, 0, KEYWORD_WINDOW) if _may_hold(low, heads) else ():
             name = match.group(1)
             if (
                 _ENV_ONLY.fullmatch(name) or _EC2_ID.fullmatch(name) or _in_ranges(arn_spans, match.start(1))
@@ -635,8 +649,9 @@ def _resources(view: TicketText) -> _Found:
             ):
                 continue
             found.take(name.lower(), "s3-bucket", match.start(1), match.end(1))
-    for pattern, kind, lower in ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False)):
-        for match in pattern.finditer(text):
+    named = ((_RDS_NAMED, "rds", True, "rds_named"), (_BUCKET_NAMED, "s3-bucket", True, "bucket"), (_ROLE_NAMED, "iam-role", False, "role"))
+    for pattern, kind, lower, heads in named:
+        for match in pattern.finditer(text) if _may_hold(low, heads) else ():
             name = match.group(2).rstrip(".,;:-")
             if _in_ranges(arn_spans, match.start(2)) or _EC2_ID.fullmatch(name) or not _looks_like_name(name, bool(match.group(1))):
                 continue
