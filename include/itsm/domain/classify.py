@@ -189,16 +189,20 @@ def _stated(pattern: re.Pattern[str], text: str, negation: re.Pattern[str], ques
 
 def _ticket_type(text: str, reasons: list[str]) -> str:
     """The seed's decision tree, first matching branch wins."""
-    disruption = _stated(_DISRUPTION, text, _NEGATED_DISRUPTION)
-    branches = (
-        ("problem", _PROBLEM.search(text), "recurring / underlying cause"),
-        ("change", _CHANGE_EXPLICIT.search(text), "planned modification"),
-        ("incident", disruption[0] if disruption else None, "unplanned disruption"),
-        ("change", _MODIFY_REQUEST.search(text), "requested modification of something that exists"),
-        ("service_request", _REQUEST.search(text), "user-requested provisioning/access"),
-        ("change", _MODIFY.search(text), "modification"),
+    def disruption(text: str) -> re.Match[str] | None:
+        stated = _stated(_DISRUPTION, text, _NEGATED_DISRUPTION)
+        return stated[0] if stated else None
+
+    branches = (  # each scan runs only when the branches before it did not match
+        ("problem", _PROBLEM.search, "recurring / underlying cause"),
+        ("change", _CHANGE_EXPLICIT.search, "planned modification"),
+        ("incident", disruption, "unplanned disruption"),
+        ("change", _MODIFY_REQUEST.search, "requested modification of something that exists"),
+        ("service_request", _REQUEST.search, "user-requested provisioning/access"),
+        ("change", _MODIFY.search, "modification"),
     )
-    for ticket_type, match, why in branches:
+    for ticket_type, scan, why in branches:
+        match = scan(text)
         if match:
             reasons.append(f"ticket_type={ticket_type}: {why} ({match.group()!r})")
             return ticket_type
@@ -235,13 +239,18 @@ def _impact(ticket_type: str, env: str | None, blast: str, tier: str, text: str,
 
 
 def _urgency(ticket_type: str, text: str) -> str:
-    urgent = bool(_stated(_URGENT, text, _NEGATED_DISRUPTION))
-    relaxed = bool(_NOT_URGENT.search(text))
+    def urgent() -> bool:
+        return bool(_stated(_URGENT, text, _NEGATED_DISRUPTION))
+
+    def relaxed() -> bool:
+        return bool(_NOT_URGENT.search(text))
+
+    # Each cue is read only when the decision depends on it.
     if ticket_type == "incident":
-        return "low" if relaxed and not urgent else "high"
+        return "low" if relaxed() and not urgent() else "high"
     if ticket_type == "change":
         return "high" if _stated(_EMERGENCY, text, _NEGATED_DISRUPTION) else "low"
-    return "high" if urgent and not relaxed else "low"
+    return "high" if urgent() and not relaxed() else "low"
 
 
 def priority_of(impact: str, urgency: str, blast: str) -> str:
