@@ -679,8 +679,23 @@ SUMMARY_WEIGHT = 3
 RESOURCE_WEIGHT = 2
 
 
+_WORDS_BY_TUPLE: dict[tuple[int, bool], tuple[tuple[str, ...], WordScan]] = {}  # id -> (the tuple itself, its scan)
+
+
 def _words_pattern(words: Iterable[str], plural: bool = False) -> WordScan:
-    """Whole-word scan for configured words (compiled once per word list)."""
+    """Whole-word scan for configured words (compiled once per word list).
+
+    A tuple (immutable, as the policy's keyword lists are) is looked up by identity first; the
+    entry holds the tuple, so its id cannot be reused while cached."""
+    if type(words) is tuple:
+        hit = _WORDS_BY_TUPLE.get((id(words), plural))
+        if hit is not None and hit[0] is words:
+            return hit[1]
+        scan = _words_scan(tuple(sorted({w.lower() for w in words})), plural)
+        if len(_WORDS_BY_TUPLE) >= 256:
+            _WORDS_BY_TUPLE.clear()
+        _WORDS_BY_TUPLE[(id(words), plural)] = (words, scan)
+        return scan
     return _words_scan(tuple(sorted({w.lower() for w in words})), plural)
 
 
