@@ -124,13 +124,6 @@ class Settings(BaseModel):
         ids = [c.id for c in self.customers]
         if len(set(ids)) != len(ids):
             raise ValueError(f"customers: duplicate customer ids {sorted(i for i in set(ids) if ids.count(i) > 1)}")
-        sites_of = {}
-        for c in self.customers:  # one project on one site may serve several customers (field or label)
-            sites_of.setdefault(c.jira_project, set()).add(c.jira_conn_id)
-        clashing = sorted(project for project, sites in sites_of.items() if len(sites) > 1)
-        if clashing:
-            raise ValueError(f"customers: project key(s) {clashing} on different Jira sites: their ticket keys "
-                             "would clash (keys name the per-ticket DAGs and evidence folders)")
         if len(ids) > 1 and not self.runtime.evidence_per_customer:
             raise ValueError("runtime.evidence_per_customer: must be true with several customers "
                              "(each customer's evidence under <evidence_root>/<customer id>/)")

@@ -9,6 +9,7 @@ import pytest
 
 from include.itsm.adapters.evidence import EvidenceStore
 from include.itsm.domain.artifact import Artifact
+from tests.integration.aws_fixtures import start_local_aws
 
 BUCKET = "itsm-evidence-test"
 
@@ -18,14 +19,20 @@ class Sample(Artifact):
 
 
 @pytest.fixture()
-def s3_store(local_aws, monkeypatch):
+def s3_store(tmp_path, monkeypatch):
+    """An unseeded local AWS of its own: the bucket must not show up in the demo organisation."""
+    process, aws = start_local_aws(tmp_path / "aws.log", seed=False)
     connection = {"conn_type": "aws", "login": "testing", "password": "testing",
-                  "extra": {"endpoint_url": local_aws.endpoint_url, "region_name": local_aws.region}}
+                  "extra": {"endpoint_url": aws.endpoint_url, "region_name": aws.region}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_EVIDENCE", json.dumps(connection))
-    s3 = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name=local_aws.region,
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint_url, region_name=aws.region,
                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": local_aws.region})
-    return EvidenceStore(f"s3://aws_evidence@{BUCKET}/evidence"), s3
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    try:
+        yield EvidenceStore(f"s3://aws_evidence@{BUCKET}/evidence"), s3
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_artifacts_and_the_audit_chain_live_in_the_bucket(s3_store):
