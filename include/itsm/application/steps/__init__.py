@@ -44,3 +44,11 @@ class GateDecision(BaseModel):
 class GateBrief(BaseModel):
     subject: str
     body: str  # Markdown
+
+
+def approved(decisions: dict[str, GateDecision], gate: str, key: str, what: str) -> GateDecision:
+    """The gate's decision if it approved; otherwise nothing is applied (PermissionError naming why)."""
+    decision = decisions.get(gate)
+    if decision is None or not decision.approved:
+        raise PermissionError(f"{key}: {what} not approved ({decision.outcome if decision else 'no answer'})")
+    return decision

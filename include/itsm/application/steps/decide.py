@@ -18,7 +18,7 @@ from pydantic import Field
 
 from include.itsm.adapters.evidence import ORG_KEYS, EvidenceError
 from include.itsm.application.context import RunContext
-from include.itsm.application.steps import GateBrief, GateDecision
+from include.itsm.application.steps import GateBrief, GateDecision, approved
 from include.itsm.domain import adf
 from include.itsm.domain.artifact import Provenance
 from include.itsm.domain.assessment import IntakeArtifact, LabelProposal
@@ -264,9 +264,7 @@ def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecisio
     drafter = drafter_of(ctx)
     policy = ctx.settings.policy.change
     if gate in PARTY_GATES:  # each party's answer is checked as it comes; the rule as a whole at "window"
-        d = decisions.get(gate)
-        if d is None or not d.approved:
-            raise PermissionError(f"{key}: {PARTY_GATES[gate]} did not approve ({d.outcome if d else 'no answer'})")
+        d = approved(decisions, gate, key, f"{PARTY_GATES[gate]}'s go/no-go")
         if (d.user_id or d.user_name) in (drafter, record.drafter):
             raise PermissionError(f"{key}: self-approval: {d.user_id} drafted the change and answered {gate}")
         ctx.evidence.audit(key, actor=ctx.actor, action="approved", step=STEP, run_id=ctx.run_id,

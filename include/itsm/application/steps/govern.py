@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from include.itsm.application import sources as src
 from include.itsm.application.context import RunContext
-from include.itsm.application.steps import GateBrief, GateDecision
+from include.itsm.application.steps import GateBrief, GateDecision, approved
 from include.itsm.application.steps.decide import DecisionRecord
 from include.itsm.domain import adf
 from include.itsm.domain.artifact import Provenance
@@ -242,9 +242,7 @@ def comment(record: GovernanceRecord) -> dict:
 def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecision]) -> dict:
     if gate not in GATES:
         raise ValueError(f"step {STEP} has gates {GATES}, not {gate!r}")
-    d = decisions.get(gate)
-    if d is None or not d.approved:
-        raise PermissionError(f"{key}: governance record not approved ({d.outcome if d else 'no answer'})")
+    d = approved(decisions, gate, key, "governance record")
     record = ctx.evidence.latest(key, STEP, GovernanceRecord)
     before = len(ctx.jira.planned)
     ctx.jira.upsert_step_comment(key, STEP, comment(record))

@@ -20,7 +20,7 @@ from pydantic import Field
 from include.itsm.adapters.jira import PlannedRequest, idempotency_label
 from include.itsm.application import sources as src
 from include.itsm.application.context import RunContext
-from include.itsm.application.steps import GateBrief, GateDecision
+from include.itsm.application.steps import GateBrief, GateDecision, approved
 from include.itsm.application.steps.decide import SCHEDULER_TAG_KEY, DecisionRecord, drafter_of
 from include.itsm.domain import adf
 from include.itsm.domain.artifact import Artifact
@@ -272,9 +272,7 @@ def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecisio
     drafters = {drafter, record.change.drafter}
     before = len(ctx.jira.planned)
     if gate == "change":
-        d = decisions.get("change")
-        if d is None or not d.approved:
-            raise PermissionError(f"{key}: the change record was not approved ({d.outcome if d else 'no answer'})")
+        d = approved(decisions, "change", key, "the change record")
         if d.user_id in drafters:
             raise PermissionError(f"{key}: self-approval: {d.user_id} drafted the change record and may not approve it")
         decision = ctx.evidence.latest(key, "decide", DecisionRecord)

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from include.itsm.adapters.aws import AwsAccess
 from include.itsm.application.context import RunContext
-from include.itsm.application.steps import GateBrief, GateDecision
+from include.itsm.application.steps import GateBrief, GateDecision, approved
 from include.itsm.application.steps.decide import DecisionRecord
 from include.itsm.domain import adf
 from include.itsm.domain.change_record import ChangeRecord
@@ -109,9 +109,7 @@ def review_comment(plan: OperatePlan, verified: list[str]) -> dict:
 def apply(ctx: RunContext, key: str, gate: str, decisions: dict[str, GateDecision]) -> dict:
     if gate not in GATES:
         raise ValueError(f"step {STEP} has gates {GATES}, not {gate!r}")
-    d = decisions.get(gate)
-    if d is None or not d.approved:
-        raise PermissionError(f"{key}: alarm thresholds not approved ({d.outcome if d else 'no answer'})")
+    d = approved(decisions, gate, key, "alarm thresholds")
     plan = ctx.evidence.latest(key, STEP, OperatePlan)
     before = len(ctx.jira.planned)
     places = _grouped(plan.alarms)
