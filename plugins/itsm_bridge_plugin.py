@@ -47,7 +47,7 @@ def _bridge_root():
 
     from include.itsm.config import settings
 
-    return ObjectStoragePath(settings().runtime.evidence_root) / "_bridge"
+    return ObjectStoragePath(settings().evidence_root()) / "_bridge"  # the (first) customer's evidence
 
 
 def _dates() -> list[str]:

@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = actions.add_parser("verify", help="verify the hash chain of KEY's audit log", description=__doc__)
     verify.add_argument("key", help="ticket key, e.g. OPS-180")
+    verify.add_argument("--customer", help="customer id from the configuration (default: the first)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     verify.set_defaults(func=run_verify)
 
@@ -45,7 +46,8 @@ def run_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"itsm audit verify: {exc}", file=sys.stderr)
         return 2
-    store = EvidenceStore(settings().runtime.evidence_root)
+    current = settings()
+    store = EvidenceStore(current.evidence_root(current.customer(args.customer)))
     try:
         verdict = store.verify_audit(key)
     except ValueError as exc:  # an entry that no longer parses is a broken chain too

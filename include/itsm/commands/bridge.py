@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {p['pattern_id']:<40} {story:<10} {', '.join(p['incidents'])}")
         print(f"      {p['title']}")
     print(f"  {len(result['planned_requests'])} request(s) --execute would send; report {result['report']['date']} "
-          f"in {ctx.settings.runtime.evidence_root}/_bridge/")
+          f"in {ctx.settings.evidence_root(ctx.customer)}/_bridge/")
     return 0

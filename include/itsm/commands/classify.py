@@ -45,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"  labels:    +{result.proposal.labels_to_add} -{result.proposal.labels_to_remove}")
     for finding in result.proposal.findings:
         print(f"  lint:      {finding.label}: {finding.reason}" + (f" -> {finding.replacement}" if finding.replacement else ""))
-    print(f"  evidence:  {ctx.settings.runtime.evidence_root}/{key}/  (run {ctx.run_id}); preview: nothing written to Jira")
+    print(f"  evidence:  {ctx.settings.evidence_root(ctx.customer)}/{key}/  (run {ctx.run_id}); preview: nothing written to Jira")
     return 0

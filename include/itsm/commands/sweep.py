@@ -37,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
               f"accounts, {summary.snapshot.get('api_calls')} API calls")
         for failure in summary.failures:
             print(f"  FAILED {failure['key']}: {failure['error']}")
-        print(f"  evidence:    {ctx.settings.runtime.evidence_root}  (run {summary.run_id})")
+        print(f"  evidence:    {ctx.settings.evidence_root(ctx.customer)}  (run {summary.run_id})")
     return 1 if summary.failed else 0
