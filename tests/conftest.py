@@ -5,6 +5,7 @@ before any test module imports airflow: a private AIRFLOW_HOME (SQLite), no exam
 unit-test mode, and the repository's dags/ folder.
 """
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -74,6 +75,22 @@ def board(tmp_path_factory):
 
 _BOARDS: dict[str, BoardHandle] = {}
 _SPRINT_ATTEMPTS: dict[tuple, dict] = {}
+
+
+@contextlib.contextmanager
+def own_board(directory, *, watched: bool = True):
+    """A board of one test's own over a fresh SQLite file. `watched=False` for a probe whose
+    refused sprint calls are deliberate (the no-sprint-ever check below must not count them)."""
+    from include.itsm.devstack.board.server import BoardServer
+
+    server = BoardServer(str(directory / "board.sqlite")).start()
+    handle = BoardHandle(server.url, server.store)
+    if not watched:
+        unregister_board(handle)
+    try:
+        yield handle
+    finally:
+        server.stop()
 
 
 def register_board(handle: BoardHandle) -> None:

@@ -139,16 +139,10 @@ def seed_batch(store, count: int, project: str = "OPS") -> list[str]:
 @pytest.fixture
 def private_board(tmp_path):
     """A board of this test's own (fault tests change what it answers; no one else's tickets)."""
-    from include.itsm.devstack.board.server import BoardServer
-    from tests.conftest import BoardHandle, register_board
+    from tests.conftest import own_board
 
-    server = BoardServer(str(tmp_path / "board.sqlite")).start()
-    handle = BoardHandle(server.url, server.store)
-    register_board(handle)
-    try:
+    with own_board(tmp_path) as handle:
         yield handle
-    finally:
-        server.stop()
 
 
 def board_snapshot(store) -> dict:

@@ -47,16 +47,10 @@ def test_removed_v2_search_is_refused(board, http):
 def probe_board(tmp_path):
     """A board of this probe's own: its refused sprint calls are the probe's, not the product's, so
     the session's no-sprint-ever check (tests/conftest.py) does not watch it."""
-    from include.itsm.devstack.board.server import BoardServer
-    from tests.conftest import BoardHandle, unregister_board
+    from tests.conftest import own_board
 
-    server = BoardServer(str(tmp_path / "board.sqlite")).start()
-    handle = BoardHandle(server.url, server.store)
-    unregister_board(handle)
-    try:
+    with own_board(tmp_path, watched=False) as handle:
         yield handle
-    finally:
-        server.stop()
 
 
 def test_agile_calls_and_sprint_field_writes_are_refused_and_recorded(probe_board):
