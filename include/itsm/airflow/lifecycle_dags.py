@@ -13,6 +13,7 @@ paused at creation, one lifecycle run per ticket at a time.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,8 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, BaseOperator, Param, chain
+from airflow.sdk.definitions.param import ParamsDict
 
 from include.itsm.airflow.gates import GateApproval
 from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id
@@ -64,42 +66,35 @@ def gate_form(gate: str) -> dict[str, Param] | None:
     }
 
 
-def _attach_params(dag: DAG, params: dict) -> None:
-    """Give a built DAG and its tasks the DAG-level params, as the operator constructor would.
+def _add_tasks(dag: DAG, tasks: list[BaseOperator]) -> None:
+    """Add tasks built outside the DAG's context; each gets the DAG's params, as Airflow gives them.
 
-    Each operator created inside `with DAG(params=...)` deep-copies the DAG's params (schemas,
-    enums, examples): with ~30 tasks per ticket that copy was the largest single cost of parsing
-    the 1,000-ticket manifest (bench/bench_dags.py). The lifecycle's tasks declare no params of
-    their own, so every task gets the same DAG params (source "dag"), shared instead of copied.
+    Inside `with DAG(...)`, every level of every operator's constructor copies the DAG's
+    default_args and deep-copies its params (~30 operators per ticket, up to 4 levels each): that
+    was the largest cost of parsing the 1,000-ticket manifest (bench/bench_dags.py). Built
+    outside, a task gets the same defaults from `_placed(dag)`, and the DAG params once here,
+    shared instead of copied (the lifecycle's tasks declare no params of their own).
     """
-    import copy
+    inherited = {name: copy.copy(param) for name, param in dag.params.items()}  # once per DAG, not per task
+    for task in tasks:
+        if inherited:
+            if task.params:
+                raise ValueError(f"{task.task_id}: lifecycle tasks take the DAG's params only")
+            task.params = ParamsDict(inherited)
+            task.params._fill_missing_param_source("dag")
+        dag.add_task(task)
 
-    from airflow.sdk.definitions.param import ParamsDict
 
-    dag_params = ParamsDict(params)
-    object.__setattr__(dag, "params", dag_params)  # what the DAG's attrs converter stores
-    inherited = {name: copy.copy(param) for name, param in dag_params.items()}  # once per DAG, not per task
-    for task in dag.tasks:
-        if task.params:
-            raise ValueError(f"{task.task_id}: lifecycle tasks take the DAG's params only")
-        merged = ParamsDict(inherited)
-        merged._fill_missing_param_source("dag")
-        task.params = merged
+def _placed(dag: DAG) -> dict:
+    """What a task built outside `dag`'s context needs to be placed as if built inside it."""
+    return {"task_group": dag.task_group, "default_args": dag.default_args}
 
 
 def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
     key = plan.key
     from include.itsm.airflow import lifecycle_tasks as tasks
 
-    params = {
-        "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
-                       examples=list(plan.default_steps), title="Steps",
-                       description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
-        "execute": Param(False, type="boolean", title="Execute",
-                         description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
-        "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
-    }
-    with DAG(
+    dag = DAG(
         dag_id=lifecycle_dag_id(key),
         description=f"{key}: {summary}"[:200],
         schedule=None,
@@ -110,44 +105,47 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         tags=["itsm", "lifecycle", plan.ticket_type],
         default_args=TASK_DEFAULTS,
         doc_md=f"Lifecycle of **{key}** ({plan.ticket_type}{'/' + plan.change_type if plan.change_type else ''}).",
-    ) as dag:
-        start = PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()})
-        trigger = TriggerDagRunOperator(
+        params={
+            "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
+                           examples=list(plan.default_steps), title="Steps",
+                           description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
+            "execute": Param(False, type="boolean", title="Execute",
+                             description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
+            "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
+        },
+    )
+    placed = _placed(dag)
+    ordered = [  # the run's tasks, each downstream of the one before
+        PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()}, **placed),
+        TriggerDagRunOperator(
             task_id="trigger_approvals", trigger_dag_id=approvals_dag_id(key), trigger_run_id="{{ run_id }}",
             logical_date="{{ logical_date }}", conf={"lifecycle_run_id": "{{ run_id }}"},
-            wait_for_completion=False, skip_when_already_exists=True)
-        previous = trigger
-        start >> trigger
-        for step in plan.steps:
-            step_task = PythonOperator(task_id=step, python_callable=tasks.run_step, trigger_rule="none_failed",
-                                       op_kwargs={"key": key, "step": step})
-            previous >> step_task
-            previous = step_task
-            for gate in (g for g in plan.gates if g.step == step):
-                sensor = _sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, timing,
-                                 trigger_rule="none_failed")
-                previous >> sensor
-                previous = sensor
-                position = plan.gates.index(gate)
-                following = plan.gates[position + 1] if position + 1 < len(plan.gates) else None
-                if gate.apply_task and (following is None or following.apply_task != gate.apply_task):
-                    applied = [g.name for g in plan.gates if g.apply_task == gate.apply_task]
-                    apply_task = PythonOperator(
-                        task_id=gate.apply_task, python_callable=tasks.apply_gate, trigger_rule="none_failed",
-                        op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied})
-                    previous >> apply_task
-                    previous = apply_task
-        outcome = PythonOperator(task_id="record_outcome", python_callable=tasks.record_outcome,
-                                 trigger_rule="all_done", retries=2,
-                                 op_kwargs={"key": key, "gates": [g.name for g in plan.gates]})
-        previous >> outcome
-    _attach_params(dag, params)
+            wait_for_completion=False, skip_when_already_exists=True, **placed),
+    ]
+    for step in plan.steps:
+        ordered.append(PythonOperator(task_id=step, python_callable=tasks.run_step, trigger_rule="none_failed",
+                                      op_kwargs={"key": key, "step": step}, **placed))
+        for gate in (g for g in plan.gates if g.step == step):
+            ordered.append(_sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, timing,
+                                   trigger_rule="none_failed", **placed))
+            position = plan.gates.index(gate)
+            following = plan.gates[position + 1] if position + 1 < len(plan.gates) else None
+            if gate.apply_task and (following is None or following.apply_task != gate.apply_task):
+                applied = [g.name for g in plan.gates if g.apply_task == gate.apply_task]
+                ordered.append(PythonOperator(
+                    task_id=gate.apply_task, python_callable=tasks.apply_gate, trigger_rule="none_failed",
+                    op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied}, **placed))
+    ordered.append(PythonOperator(task_id="record_outcome", python_callable=tasks.record_outcome,
+                                  trigger_rule="all_done", retries=2,
+                                  op_kwargs={"key": key, "gates": [g.name for g in plan.gates]}, **placed))
+    _add_tasks(dag, ordered)
+    chain(*ordered)
     return dag
 
 
 def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_change) -> DAG:
     key = plan.key
-    with DAG(
+    dag = DAG(
         dag_id=approvals_dag_id(key),
         description=f"{key} approvals: {summary}"[:200],
         schedule=None,
@@ -157,10 +155,15 @@ def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_cha
         tags=["itsm", "approvals", plan.ticket_type],
         default_args=TASK_DEFAULTS,
         doc_md=f"Human gates of **{key}**, triggered by its lifecycle run with the same logical date and run id.",
-    ) as dag:
-        for gate in plan.gates:
-            ready = _sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, timing)
-            ready >> GateApproval(ticket_key=key, gate=gate.name, step=gate.step,
-                                  approvers=approvers(policy_change, gate), response_timeout=timing.timeout,
-                                  extra_params=gate_form(gate.name))
+    )
+    placed = _placed(dag)
+    pairs = [  # (the sensor waiting for the reviewed task, the gate's approval)
+        (_sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, timing, **placed),
+         GateApproval(ticket_key=key, gate=gate.name, step=gate.step, approvers=approvers(policy_change, gate),
+                      response_timeout=timing.timeout, extra_params=gate_form(gate.name), **placed))
+        for gate in plan.gates
+    ]
+    _add_tasks(dag, [task for pair in pairs for task in pair])
+    for ready, approval in pairs:
+        ready >> approval
     return dag
