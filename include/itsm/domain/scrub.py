@@ -265,11 +265,20 @@ _KEEP_IPS = frozenset({"0.0.0.0", "0.0.0.0/0", "127.0.0.1", "169.254.169.254", "
 
 
 _NAME_AFTER = rf"(?=[ \t]*(?:\n|$|\||,|<|\(|!|:|[ \t]-))"
-# One pass for every rule keyed by the words before a name: greetings, closings, mail headers, "spoke with".
 
-def _cased(words: str) -> str:
-    """`a|bc` -> `(?:[Aa]|[Bb]c)`: Title or lower case, faster in sre than an IGNORECASE alternation."""
-    return "(?:" + "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in words.split("|")) + ")"
+
+def _by_first_letter(rules: Iterable[tuple[str, str, str]]) -> str:
+    """One alternation of `(guard, "w1|w2", tail)` rules, grouped by the words' first letter (Title or lower case).
+
+    sre tries a group's alternatives one by one at every candidate position; grouped by first letter, one
+    character test rejects a whole group. Words keep their order within a letter, so which rule wins at a
+    position is unchanged. `guard` is checked right after the first letter (a lookbehind over it).
+    """
+    groups: dict[str, list[str]] = {}
+    for guard, words, tail in rules:
+        for word in words.split("|"):
+            groups.setdefault(word[0], []).append(guard + word[1:] + tail)
+    return "|".join(f"[{letter.upper()}{letter}](?:{'|'.join(rest)})" for letter, rest in groups.items())
 
 
 _GREETING_WORDS = "hi|hello|hey|dear|morning|good morning|good afternoon|good evening|kia ora|g'day|gday|gidday|hiya"
@@ -283,20 +292,17 @@ _CONTEXT_WORDS = (
     "handed over to|handed to|contact|contacted|reach|this is|i'm|im|i am|my name is|auditor|engineer|manager|"
     "analyst|for user|user"
 )
-_BEFORE_BODY = (
-    _cased(_GREETING_WORDS)
-    + rf"[ \t]+{_TITLE}(?P<g>{_NAME}|[a-z]{{3,12}}(?=[ \t]*(?:[,!]|[ \t]-))){_NAME_AFTER}|"
-    + _cased(_CLOSING_WORDS)
-    + rf"[ \t]*[,.!]?[ \t]*(?:\n[ \t]*){{0,2}}{_TITLE}(?P<c>{_NAME}){_NAME_AFTER}|"
-    + r"(?<![^\n])"
-    + _cased(_HEADER_WORDS)
-    + rf"[ \t]*:[ \t]*\"?{_TITLE}(?P<h>{_NAME})\"?[ \t]*(?=<|$|\n|,|\()|"
-    + _cased(_CONTEXT_WORDS)
-    + rf":?[ \t]+{_TITLE}(?P<x>{_NAME}))"
-)
+# One pass for every rule keyed by the words before a name: greetings, closings, mail headers, "spoke with".
+# Each rule's one capturing group is the name (`m.lastindex`); header words must start a line.
+_BEFORE_BODY = _by_first_letter([
+    ("", _GREETING_WORDS, rf"[ \t]+{_TITLE}({_NAME}|[a-z]{{3,12}}(?=[ \t]*(?:[,!]|[ \t]-))){_NAME_AFTER}"),
+    ("", _CLOSING_WORDS, rf"[ \t]*[,.!]?[ \t]*(?:\n[ \t]*){{0,2}}{_TITLE}({_NAME}){_NAME_AFTER}"),
+    (r"(?<![^\n].)", _HEADER_WORDS, rf"[ \t]*:[ \t]*\"?{_TITLE}({_NAME})\"?[ \t]*(?=<|$|\n|,|\()"),
+    ("", _CONTEXT_WORDS, rf":?[ \t]+{_TITLE}({_NAME})"),
+])
 # The pass consumes the whitespace or punctuation before the word (fast skip); the text start is matched apart.
-_BEFORE_NAME = re.compile(r"[\s>\"(,.;:!?|](?:" + _BEFORE_BODY, re.M)
-_BEFORE_NAME_AT_START = re.compile(r"(?:" + _BEFORE_BODY, re.M)
+_BEFORE_NAME = re.compile(rf"[\s>\"(,.;:!?|](?:{_BEFORE_BODY})", re.M)
+_BEFORE_NAME_AT_START = re.compile(_BEFORE_BODY, re.M)
 _SIG_DELIM = re.compile(rf"(?m)^[ \t]*--+[ \t]*\n[ \t]*{_TITLE}(?P<n>{_NAME})[ \t]*$")
 # Name followed by a mail address, "wrote:", "here from", or a signature bar ("Name Surname | Title").
 _FOLLOWED = re.compile(
@@ -539,9 +545,8 @@ def _name_ok(name: str) -> bool:
 def _person_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
     first = _BEFORE_NAME_AT_START.match(text)
     for m in ([first] if first else []) + list(_BEFORE_NAME.finditer(text)):
-        group = m.lastgroup or "x"
-        if _name_ok(m.group(group)):
-            out.append((m.start(group), -m.end(group), 5, "person", "person"))
+        if _name_ok(m.group(m.lastindex)):
+            out.append((m.start(m.lastindex), -m.end(m.lastindex), 5, "person", "person"))
     for pattern in (_SIG_DELIM, _FOLLOWED):
         for m in pattern.finditer(text):
             name = m.group("n")
