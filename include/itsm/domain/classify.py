@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from include.itsm.domain.discovery_summary import DiscoverySummary
-from include.itsm.domain.intake import KEYWORD_WINDOW, IntakeResult, WordScan, _lowered, _required_heads, ticket_text
+from include.itsm.domain.intake import KEYWORD_WINDOW, IntakeResult, WordScan, ticket_text
 from include.itsm.domain.policy import KnownError, Policy
+from include.itsm.domain.prefilter import Guarded, PatternSet
 from include.itsm.domain.ticket import Ticket
 
 
@@ -275,45 +276,29 @@ def _rca(text: str) -> str | None:
     return next((category for category in _RCA if _stated(_RCA[category], text, _HEDGE_BEFORE, questions=False)), None)
 
 
+_VIEW = PatternSet()  # configured patterns on the ticket's primary view (include/itsm/domain/prefilter.py)
+
+
 @lru_cache(maxsize=1024)
-def _ascii_heads(pattern: str) -> tuple[str, ...] | None:
-    """Lower-cased literal heads one of which every case-insensitive match of `pattern` holds,
-    when the pattern and its heads are ASCII (for ASCII text, re.I is then plain lower-casing)."""
-    try:
-        heads = _required_heads(pattern) if pattern.isascii() else None
-    except (ValueError, IndexError):
-        return None
-    return tuple(h.lower() for h in heads) if heads else None
-
-
-def _absent(heads: tuple[str, ...] | None, text: str) -> bool:
-    """True only when no case-insensitive match can be in `text` (ASCII text, none of the heads)."""
-    if heads is None or not text.isascii():
-        return False
-    low = _lowered(text)
-    return low is not None and not any(head in low for head in heads)
+def _known_error_scan(pattern: str) -> Guarded:
+    return _VIEW.guarded(pattern, re.I)
 
 
 def _known_error(text: str, service: str | None, policy: Policy) -> KnownError | None:
     for known in policy.known_errors:
-        if service in (None, known.service) and any(
-            not _absent(_ascii_heads(p), text) and re.search(p, text, re.I) for p in known.patterns
-        ):
+        if service in (None, known.service) and any(_known_error_scan(p).search(text) for p in known.patterns):
             return known
     return None
 
 
 @lru_cache(maxsize=64)
-def _finops_scan(keywords: tuple[str, ...]) -> tuple[re.Pattern[str], tuple[str, ...] | None]:
-    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in keywords) + r")(?![\w])", re.I)
-    heads = tuple(w.lower() for w in keywords) if keywords and all(w and w.isascii() for w in keywords) else None
-    return pattern, heads
+def _finops_scan(keywords: tuple[str, ...]) -> Guarded:
+    return _VIEW.guarded(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in keywords) + r")(?![\w])", re.I)
 
 
 def _service_domain(intake: IntakeResult, text: str, policy: Policy) -> str:
     catalogue = policy.services
-    finops_pattern, finops_heads = _finops_scan(tuple(catalogue.finops_keywords))
-    finops = None if _absent(finops_heads, text) else finops_pattern.search(text)
+    finops = _finops_scan(tuple(catalogue.finops_keywords)).search(text)
     summary_end = text.find("\n")
     summary_end = len(text) if summary_end < 0 else summary_end  # a ticket that is all summary
     if finops and (intake.service is None or finops.start() < summary_end):

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from include.itsm.domain.adf import to_plain_text
 from include.itsm.domain.policy import Policy
+from include.itsm.domain.prefilter import PatternSet
 from include.itsm.domain.ticket import Ticket
 
 QUOTE_LIMIT = 120  # characters of supporting text kept per span
@@ -141,29 +142,34 @@ def _spans_of(keep: list[tuple[int, int]], drop: list[tuple[int, int]], end: int
     return spans
 
 
+# Prefilters (include/itsm/domain/prefilter.py), one per kind of text the patterns read.
+_MARKUP = PatternSet()  # the raw summary and description
+_TEXT = PatternSet()  # the normalised ticket text
+WORDS = PatternSet()  # lower-cased views (WordScan)
+
 _QUOTE_MARK = "-----Original Message-----"
-_HTML_HINT = re.compile(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
-_HTML_DROP = re.compile(r"<(script|style)\b[^>]{0,500}>.{0,100000}?</\1\s*>", re.I | re.S)
-_HTML_BLOCKQUOTE = re.compile(r"<blockquote\b[^>]{0,500}>", re.I)
-_HTML_BREAK = re.compile(r"<(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr)\b[^>]{0,500}>", re.I)
-_HTML_CELL = re.compile(r"</?t[dh]\b[^>]{0,500}>", re.I)
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
-_WIKI_QUOTE = re.compile(r"\{quote\}|^bq\. ", re.M)
-_WIKI_MACRO = re.compile(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{0,300})?\}")
-_WIKI_LINK = re.compile(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
-_WIKI_HEADING = re.compile(r"^h[1-6]\. ", re.M)
-_WIKI_MONO = re.compile(r"\{\{|\}\}")
-_HISTORY_START = re.compile(
+_HTML_HINT = _MARKUP.guarded(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
+_HTML_DROP = _MARKUP.guarded(r"<(script|style)\b[^>]{0,500}>.{0,100000}?</\1\s*>", re.I | re.S)
+_HTML_BLOCKQUOTE = _MARKUP.guarded(r"<blockquote\b[^>]{0,500}>", re.I)
+_HTML_BREAK = _MARKUP.guarded(r"<(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr)\b[^>]{0,500}>", re.I)
+_HTML_CELL = _MARKUP.guarded(r"</?t[dh]\b[^>]{0,500}>", re.I)
+_HTML_TAG = _MARKUP.guarded(r"</?[a-zA-Z][^<>]{0,500}>")
+_WIKI_QUOTE = _MARKUP.guarded(r"\{quote\}|^bq\. ", re.M)
+_WIKI_MACRO = _MARKUP.guarded(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{0,300})?\}")
+_WIKI_LINK = _MARKUP.guarded(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
+_WIKI_HEADING = _MARKUP.guarded(r"^h[1-6]\. ", re.M)
+_WIKI_MONO = _MARKUP.guarded(r"\{\{|\}\}")
+_HISTORY_START = _TEXT.guarded(
     r"^\s*(?:-{2,}\s*Original Message\s*-{2,}"
     r"|On\b.{1,300}\bwrote:\s*$"
     r"|From:\s.{1,300}$\n^\s*(?:Sent|Date):"
     r"|_{20,}\s*$)",
     re.I | re.M,
 )
-_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.M)
+_QUOTED_LINE = _TEXT.guarded(r"^[ \t]*>.*$", re.M)
 # Lines that address the system instead of describing a problem. Each pattern starts with a
 # look-ahead on its possible first letters: the engine then skips most positions at C speed.
-_INJECTION = re.compile(
+_INJECTION = _TEXT.guarded(
     r"(?=[idfoyscmlp])(?:\b(?:ignore|disregard|forget|override)\b.{0,60}?\b(?:previous|prior|above|earlier|all|any|your)\b"
     r".{0,40}?\b(?:instructions?|prompts?|rules?|guidelines?)\b"
     r"|\byou are now\b|\bsystem prompt\b"
@@ -171,7 +177,7 @@ _INJECTION = re.compile(
     r"\b(?:to|as)\b\s*[`'\"]?(?:p[0-4]|incident|problem|change|service|human|code|config|infra|3rd|standard|emergency))",
     re.I,
 )
-_ROLE_PLAY = re.compile(r"^[ \t]*(?:system|assistant)[ \t]*:", re.I | re.M)
+_ROLE_PLAY = _TEXT.guarded(r"^[ \t]*(?:system|assistant)[ \t]*:", re.I | re.M)
 
 
 def _line_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -310,69 +316,6 @@ def _by_first_letter(alternatives: str) -> str:
     return "|".join(grouped + rest)
 
 
-def _literal_heads(part: str) -> set[str] | None:
-    """Literal strings one of which every match of the alternative `part` starts with, or None
-    when that cannot be read off the pattern. Used only to skip scans that cannot match."""
-    head, i = [], 0
-    while i < len(part):
-        char = part[i]
-        if char == "\\" and i + 1 < len(part) and not part[i + 1].isalnum():
-            literal, width = part[i + 1], 2
-        elif char in "\\()[]{}?*+|.^$":
-            break
-        else:
-            literal, width = char, 1
-        if part[i + width : i + width + 1] in ("?", "*", "{"):
-            break  # the character may be absent
-        head.append(literal)
-        i += width
-    if head:
-        return {"".join(head)}
-    if not part.startswith("(?:"):
-        return None
-    depth, j, escaped, in_class = 0, 0, False, False
-    for j, char in enumerate(part):  # the group's closing parenthesis
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        else:
-            depth += (char == "(") - (char == ")")
-            if depth == 0:
-                break
-    rest = part[j + 1 :]
-    if depth or rest[:1] in ("*", "{", "+"):
-        return None
-    optional = rest[:1] == "?"
-    if optional:
-        rest = rest[1:]
-        if rest[:1] in ("?", "+"):  # lazy or possessive quantifier: not read here
-            return None
-    heads: set[str] = set()
-    for inner in _split_alternatives(part[3:j]) + ([""] if optional else []):
-        found = _literal_heads(inner + rest)
-        if not found:
-            return None
-        heads |= found
-    return heads
-
-
-def _required_heads(alternatives: str) -> tuple[str, ...] | None:
-    heads: set[str] = set()
-    for part in _split_alternatives(alternatives):
-        found = _literal_heads(part)
-        if not found:
-            return None
-        heads |= found
-    # A head that contains another is redundant: the shorter one is in the text whenever it is.
-    kept = [h for h in heads if not any(o != h and o in h for o in heads)]
-    return tuple(sorted(kept, key=lambda h: (len(h), h)))
-
-
 class WordScan:
     """Case-insensitive whole-word alternatives, linear and fast.
 
@@ -386,11 +329,8 @@ class WordScan:
     def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9") -> None:
         if re.search(r"(?<!\\)[A-Z]", alternatives.replace("\\", "")):
             raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
-        self.pattern = re.compile(rf"[^{left}]((?:{_by_first_letter(alternatives)}))(?![{right}])")
-        self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)
-        # Every match holds one of these literal heads: when the lower-cased text holds none,
-        # a few substring tests (C speed) replace the scan.
-        self._heads = _required_heads(alternatives)
+        self.pattern = WORDS.guarded(rf"[^{left}]((?:{_by_first_letter(alternatives)}))(?![{right}])")
+        self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)  # rare texts: not prefiltered
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
         endpos = len(text) if endpos is None else min(endpos, len(text))
@@ -398,8 +338,6 @@ class WordScan:
         if low is None:
             for m in self._slow.finditer(text, pos, endpos):
                 yield Hit(m.start(1), m.end(1), text)
-            return
-        if self._heads is not None and not any(head in low for head in self._heads):
             return
         for m in self.pattern.finditer(low, pos, endpos + 1):
             yield Hit(m.start(1) - 1, m.end(1) - 1, text)
@@ -410,7 +348,7 @@ class WordScan:
 
 # --------------------------------------------------------------------------- accounts
 
-_ACCOUNT = re.compile(
+_ACCOUNT = _TEXT.guarded(
     r"(?=\d)(?<![\w+.,])(?<!\d[ -])"
     r"(?:\d{12}|\d{4}-\d{4}-\d{4}|\d{4} \d{4} \d{4}|\d{3} \d{3} \d{3} \d{3}|\d{3}-\d{3}-\d{3}-\d{3})"
     r"(?![\w]|[.,]\d|[ -]\d)"
@@ -518,27 +456,27 @@ _EC2_KIND_ALT = "|".join(sorted(_EC2_KINDS, key=len, reverse=True))
 _EC2_ID = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")-([0-9a-f]{1,40})(?![\w-])", re.I)
 # The scan anchors on the dash (a literal prefix the engine finds at C speed), reads the hex
 # after it and only then the kind just before it: a 10 MB log costs one pass, not one per letter.
-_EC2_DASH = re.compile(r"-([0-9a-f]{3,40})(?![\w-])", re.I)
+_EC2_DASH = _TEXT.guarded(r"-([0-9a-f]{3,40})(?![\w-])", re.I)
 _EC2_KIND_BEFORE = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")$", re.I)
 _EC2_KIND_REACH = max(map(len, _EC2_KINDS))
-_ARN = re.compile(r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I)
+_ARN = _TEXT.guarded(r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I)
 _ARN_TRAIL = ".,;:)]}*"
 # Endpoint hostnames: find the cheap suffix first, then read the name just before it.
-_RDS_ANCHOR = re.compile(r"\.rds\.amazonaws\.com", re.I)
+_RDS_ANCHOR = _TEXT.guarded(r"\.rds\.amazonaws\.com", re.I)
 _RDS_BEFORE = re.compile(
     r"(?<![a-z0-9-])([a-z][a-z0-9-]{0,62})\.(?:cluster-(?:ro-)?)?[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+){1,2}-\d$", re.I
 )
-_S3_HOST_ANCHOR = re.compile(r"\.s3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com", re.I)
+_S3_HOST_ANCHOR = _TEXT.guarded(r"\.s3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com", re.I)
 _S3_BUCKET_BEFORE = re.compile(r"(?<![a-z0-9.-])([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$", re.I)
-_S3_URL = re.compile(
+_S3_URL = _TEXT.guarded(
     r"(?=[s/])(?:\bs3://|\bs3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com/|/s3/buckets/)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])", re.I
 )
 _NAME_AFTER = r"\s{0,3}(?:name|identifier|id)?\s{0,3}(?:named|called)?\s{0,3}[:=]?\s{0,3}([`'\"*]?)"
-_RDS_NAMED = re.compile(
+_RDS_NAMED = _TEXT.guarded(
     r"(?=[rad])\b(?:rds|aurora|db|database)(?:\s{1,3}(?:instance|cluster))?(?![a-z0-9])" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b", re.I
 )
-_BUCKET_NAMED = re.compile(r"(?=[b])\bbucket(?![a-z0-9])" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
-_ROLE_NAMED = re.compile(r"(?=[r])\brole(?![a-z0-9])" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
+_BUCKET_NAMED = _TEXT.guarded(r"(?=[b])\bbucket(?![a-z0-9])" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
+_ROLE_NAMED = _TEXT.guarded(r"(?=[r])\brole(?![a-z0-9])" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
 # Hyphenated English that follows "bucket", "role" or "database" in prose, not a name.
 _PROSE_COMPOUNDS = frozenset(
     "cross-account cross-region bucket-level object-level read-only write-only read-write public-read server-side "
@@ -552,27 +490,27 @@ _KEYED_KINDS = {
     "bucketname": "s3-bucket", "bucket": "s3-bucket", "s3bucket": "s3-bucket",
     "rolename": "iam-role", "role": "iam-role", "iamrole": "iam-role",
 }  # fmt: skip
-_KEYED_NAME = re.compile(
+_KEYED_NAME = _TEXT.guarded(
     r"(?=[dbrsi])(?<![\w-])(DBInstanceIdentifier|DBClusterIdentifier|database:id|db identifier|bucket ?name|s3 bucket|bucket"
     r"|role ?name|iam role|role)(?:\s{0,2}[=:]\s{0,2}|=)(?!\s)[`'\"]?([A-Za-z0-9][A-Za-z0-9+=,.@_-]{1,62}[A-Za-z0-9])",
     re.I,
 )
 # A bucket named in prose without the word before it: "the acme-logs bucket", "replication from
 # acme-backups-prod", "objects in acme-media". The name must look like a name (digit, dash or dot).
-_BUCKET_BEFORE_NOUN = re.compile(r"(?<![\w.-])([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\s{1,3}(?:s3\s{1,3})?bucket\b", re.I)
-_BUCKET_PROSE = re.compile(
+_BUCKET_BEFORE_NOUN = _TEXT.guarded(r"(?<![\w.-])([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\s{1,3}(?:s3\s{1,3})?bucket\b", re.I)
+_BUCKET_PROSE = _TEXT.guarded(
     r"(?=[rcsuo])\b(?:replicat(?:e|es|ed|ing|ion)|cross-region replication|sync(?:ing|ed)?|upload(?:s|ed|ing)?|objects?)"
     r"\s{1,3}(?:from|to|into|in)\s{1,3}(?:the\s{1,3})?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?![\w.-])(?!\s{1,3}(?:account|acct|vpc|region|env))",
     re.I,
 )
 # Bare database identifiers: hyphenated names with a database word as one part (orders-db,
 # sit-db-1). Found from the cheap `-db` anchor, then the name is read around it.
-_DB_ANCHOR = re.compile(r"-(?:db|rds|aurora|replica|mysql|pg|postgres)(?![a-z0-9])", re.I)
+_DB_ANCHOR = _TEXT.guarded(r"-(?:db|rds|aurora|replica|mysql|pg|postgres)(?![a-z0-9])", re.I)
 _DB_LEFT = re.compile(r"(?<![\w.-])[a-z][a-z0-9-]{0,62}$", re.I)
 _DB_RIGHT = re.compile(r"(?:-[a-z0-9]+){0,4}(?![\w-]|\.\w)", re.I)
 
 
-_S3_WORD = re.compile(r"(?<![\w-])(?:s3|buckets?|replication|object lock|versioning)(?![\w-])", re.I)
+_S3_WORD = _TEXT.guarded(r"(?<![\w-])(?:s3|buckets?|replication|object lock|versioning)(?![\w-])", re.I)
 # Environment or account-style names ("prod-core", "dev-sandbox") are not buckets by themselves.
 _ENV_ONLY = re.compile(r"(?:prod|production|prd|staging|stage|stg|dev|development|sandbox|dr|uat|sit|preprod|test|qa)(?:-[a-z]+)?", re.I)
 
@@ -586,23 +524,9 @@ def _looks_like_name(name: str, quoted: bool) -> bool:
     return bool(re.search(r"[a-z][A-Z]", name))  # CamelCase role names
 
 
-# Literal words (lower case) one of which every match of these case-insensitive patterns holds.
-# On ASCII text re.I is plain lower-casing, so a pattern whose words are all absent is not run.
-_HEADS = {
-    "keyed": ("db", "role", "bucket", "database"), "s3_url": ("s3",), "s3_word": ("s3", "bucket", "replication", "object lock", "versioning"),
-    "bucket": ("bucket",), "bucket_prose": ("sync", "upload", "object", "replicat"), "rds_named": ("db", "rds", "aurora", "database"),
-    "role": ("role",),
-}  # fmt: skip
-
-
-def _may_hold(low: str | None, key: str) -> bool:
-    return low is None or any(head in low for head in _HEADS[key])
-
-
 def _resources(view: TicketText) -> _Found:
     found = _Found(view)
     text = view.text
-    low = text.lower() if text.isascii() else None  # None: every pattern is run
     arns: list[tuple[int, int]] = []
     for match in _ARN.finditer(text):
         value = match.group().rstrip(_ARN_TRAIL)
@@ -621,7 +545,7 @@ def _resources(view: TicketText) -> _Found:
             found.take(value, _EC2_KINDS[prefix], kind.start(), dash.end())
         elif 3 <= len(hexpart) < 17 and re.search(r"\d", hexpart):
             found.reject(value, "truncated id (not 8 or 17 hex digits)", kind.start(), dash.end())
-    for match in _KEYED_NAME.finditer(text, 0, KEYWORD_WINDOW) if _may_hold(low, "keyed") else ():  # form fields and alarm dimensions head a ticket
+    for match in _KEYED_NAME.finditer(text, 0, KEYWORD_WINDOW):  # form fields and alarm dimensions head a ticket
         key = match.group(1).lower().replace(" ", "")
         kind = _KEYED_KINDS.get(key)
         name = match.group(2).rstrip(".,;:-")
@@ -632,26 +556,26 @@ def _resources(view: TicketText) -> _Found:
             name = before.search(text, max(0, match.start() - 120), match.start())
             if name:
                 found.take(name.group(1).lower(), kind, name.start(1), name.end(1))
-    for match in _S3_URL.finditer(text) if _may_hold(low, "s3_url") else ():
+    for match in _S3_URL.finditer(text):
         found.take(match.group(1).lower(), "s3-bucket", match.start(1), match.end(1))
     for match in _DB_ANCHOR.finditer(text):
         left = _DB_LEFT.search(text, max(0, match.start() - 63), match.start())
         right = _DB_RIGHT.match(text, match.end())
         if left and right and not _in_ranges(arn_spans, left.start()):
             found.take(text[left.start() : right.end()].lower(), "rds", left.start(), right.end())
-    storage_context = _may_hold(low, "s3_word") and _S3_WORD.search(text, 0, KEYWORD_WINDOW) is not None
-    for pattern, heads in ((_BUCKET_BEFORE_NOUN, "bucket"), (_BUCKET_PROSE, "bucket_prose")) if storage_context else ():
-        for match in pattern.finditer(text, 0, KEYWORD_WINDOW) if _may_hold(low, heads) else ():
+    storage_context = _S3_WORD.search(text, 0, KEYWORD_WINDOW) is not None
+    for pattern in (_BUCKET_BEFORE_NOUN, _BUCKET_PROSE) if storage_context else ():
+        for match in pattern.finditer(text, 0, KEYWORD_WINDOW):
             name = match.group(1)
             if (
                 _ENV_ONLY.fullmatch(name) or _EC2_ID.fullmatch(name) or _in_ranges(arn_spans, match.start(1))
-                or not re.search(r"[.-]", name) or not _looks_like_name(name, False) or _DB_ANCHOR.search(name)
+                or not re.search(r"[.-]", name) or not _looks_like_name(name, False) or _DB_ANCHOR.pattern.search(name)
             ):
                 continue
             found.take(name.lower(), "s3-bucket", match.start(1), match.end(1))
-    named = ((_RDS_NAMED, "rds", True, "rds_named"), (_BUCKET_NAMED, "s3-bucket", True, "bucket"), (_ROLE_NAMED, "iam-role", False, "role"))
-    for pattern, kind, lower, heads in named:
-        for match in pattern.finditer(text) if _may_hold(low, heads) else ():
+    named = ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False))
+    for pattern, kind, lower in named:
+        for match in pattern.finditer(text):
             name = match.group(2).rstrip(".,;:-")
             if _in_ranges(arn_spans, match.start(2)) or _EC2_ID.fullmatch(name) or not _looks_like_name(name, bool(match.group(1))):
                 continue

@@ -1,0 +1,96 @@
+"""The Hyperscan prefilter may only skip a pattern that cannot match: triage is the same with or without it."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from include.itsm.domain import classify, intake, prefilter
+from include.itsm.domain.policy import Policy
+from include.itsm.domain.ticket import Ticket
+
+pytestmark = pytest.mark.skipif(prefilter.hyperscan is None, reason="hyperscan has no wheel for this platform")
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SETS = (intake._MARKUP, intake._TEXT, intake.WORDS, classify._VIEW)
+ODD = ["\u017f", "\u212a", "\u0131", "\u0130", "\x0b", "\x1c", "\xa0", "\u2014", "ß", "Σ", "ダウン", "é", "\ud800", "１２"]
+
+
+def _examples() -> list[Ticket]:
+    tickets = []
+    for name in ("dev_set.jsonl", "holdout_set.jsonl"):
+        for line in (DATA / name).read_text().splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if isinstance(record.get("description"), str) and isinstance(record.get("summary"), str):
+                tickets.append(Ticket(key="OPS-1", summary=record["summary"], description=record["description"]))
+    return tickets
+
+
+def _mutated(tickets: list[Ticket]) -> list[Ticket]:
+    """Upper-cased, with characters on which Python and Hyperscan could disagree inserted."""
+    rng = random.Random(5)
+    out = []
+    for ticket in tickets:
+        text = ticket.description.upper() if rng.random() < 0.5 else ticket.description
+        at = rng.randrange(len(text) + 1)
+        text = text[:at] + rng.choice(ODD) + text[at:]
+        out.append(ticket.model_copy(update={"description": text}))
+    return out
+
+
+def _triage(tickets: list[Ticket]) -> list:
+    policy = Policy()
+    out = []
+    for ticket in tickets:
+        found = intake.extract(ticket, policy)
+        out.append((found.model_dump(), classify.classify(ticket, found, policy).model_dump()))
+    return out
+
+
+def test_triage_is_the_same_without_the_prefilter(monkeypatch) -> None:
+    tickets = _examples()
+    tickets += _mutated(tickets)
+    with_prefilter = _triage(tickets)
+    monkeypatch.setattr(prefilter.PatternSet, "_found", lambda self, text: None)  # every pattern runs
+    assert _triage(tickets) == with_prefilter
+
+
+def _registered() -> list[tuple[prefilter.PatternSet, int, re.Pattern[str]]]:
+    _triage(_examples()[:3])  # the policy's keyword scans register on first use
+    return [(patterns, i, p) for patterns in SETS for i, p in enumerate(patterns._patterns)]
+
+
+WORDS = ["prod", "ec2", "instance", "down", "502", "account", "role", "bucket", "s3://a-b", "rds", "-db", "cost",
+         "urgent", "recurring", "ignore previous instructions", "arn:aws:iam::318274650011:role/x", "318274650011",
+         "i-0123456789abcdef0", "{quote}", "<p>", "bq. ", "h2. ", "[a|b]", "> quoted", "On Tue wrote:", "system:",
+         "please josé create", "give zoë access", "３１８２７４６５００１１", "role\u2003name"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(WORDS), st.sampled_from(ODD), st.sampled_from([" ", "\n", "-", ".", "_", ":"]),
+                          st.text(max_size=4)), max_size=30))  # fmt: skip
+def test_every_match_is_reported(parts: list[str]) -> None:
+    text = "".join(parts)
+    for variant in (text, text.upper(), " " + text.lower()):
+        for patterns, pattern_id, pattern in REGISTERED:
+            if pattern.search(variant):
+                assert patterns.possible(pattern_id, variant), (pattern.pattern[:80], variant)
+
+
+REGISTERED = _registered()
+
+
+def test_hyperscan_form_only_widens() -> None:
+    assert prefilter.hyperscan_source(r"\bab\s{1,3}c\w+\d{12}") == r"ab[\s\x0b\x1c-\x1f\x80]{1,}c[\w\x80]+[\d\x80]{12}"
+    assert prefilter.hyperscan_source(r"[^a-zダ\s]x[\w.-]ダ") == r"[^a-z\s]x[\w\x80.-][\x80]"
+
+
+def test_every_triage_pattern_is_prefiltered_but_one() -> None:
+    uncompiled = [source for patterns in SETS for source in patterns.uncompiled()]
+    assert uncompiled == [intake._HISTORY_START.pattern.pattern]  # `$` before the end is beyond Hyperscan
