@@ -379,23 +379,20 @@ class _Compiled:
             for name in (entry.name, *entry.aliases):
                 if name.strip():
                     self.customer_labels.setdefault(name.strip().lower(), entry.persona)
-        self.customer_re = _alternation(self.customer_labels, flags=re.I)
+        self.customer_re = _alternation(self.customer_labels)
         # Registered accounts in any grouping ("318 274 650 011"), even beside other digit groups,
         # where the general pattern cannot tell an account from a longer number.
-        self.account_re = (
-            re.compile(r"(?<!\d)(?:" + "|".join("[ -]?".join(digits) for digits in sorted(self.accounts)) + r")(?!\d)")
-            if self.accounts else None
-        )
+        self.account_re = re.compile(_digit_trie(self.accounts)) if any(self.accounts) else None
         self.people = {p.strip().lower() for p in regs.people if p.strip()}
         parts = set(self.people)
         for person in self.people:  # a registered full name also hides its given name and surname alone
             words = person.split()
             if len(words) > 1:
                 parts.update(w for w in words if len(w) > 2 and w not in _AMBIGUOUS_FIRST)
-        self.people_re = _alternation(parts, flags=re.I)
+        self.people_re = _alternation(parts)
         suffixes = sorted({s.strip() for s in regs.company_suffixes if s.strip()}, key=len, reverse=True)
         self.suffix_re = (
-            re.compile(r"(?<=[ \t])(?:" + "|".join(re.escape(s) for s in suffixes) + r")(?![\w])") if suffixes else None
+            _words_re([(s[0], re.escape(s[1:])) for s in suffixes], r"(?<=[ \t].)", ignore_case=False) if suffixes else None
         )
         self.vendors = {v.lower() for v in regs.vendors}
         self._ip_cache: dict[str, str | None] = {}
@@ -431,12 +428,57 @@ class _Compiled:
         return "private-ip" if any(parsed in net for net in _PRIVATE_NETS) else "public-ip"
 
 
-def _alternation(names: Iterable[str], flags: int = 0) -> re.Pattern | None:
+def _alternation(names: Iterable[str]) -> re.Pattern | None:
+    """Register names, case-insensitive, longest first, as whole words (not after a word character or @)."""
     ordered = sorted({n for n in names if n}, key=len, reverse=True)
     if not ordered:
         return None
-    body = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in ordered)
-    return re.compile(rf"(?<![\w@])(?:{body})(?![\w])", flags)
+    words = [(n[0], re.escape(n[1:]).replace(r"\ ", r"[ \t]+")) for n in ordered]
+    return _words_re(words, r"(?<![\w@].)", ignore_case=True)
+
+
+def _words_re(words: list[tuple[str, str]], before: str, ignore_case: bool) -> re.Pattern:
+    """Words given as (first character, pattern of the rest), tried in order, each ending at a word boundary.
+
+    A pattern that starts with a lookbehind gives sre no first character to skip to, so it runs the whole
+    alternation at every position of the text. Here a class of the possible first characters is consumed
+    first; then `before` (a lookbehind over that character and the one before it) and each word's own first
+    character are checked.
+    """
+    flags = re.I if ignore_case else 0
+    body = "|".join(f"(?<={re.escape(first)}){rest}" for first, rest in words)
+    return re.compile(rf"{_first_char_class({first for first, _ in words}, flags)}{before}(?{'i' if ignore_case else ''}:{body})(?![\w])")
+
+
+def _first_char_class(chars: Iterable[str], flags: int) -> str:
+    """A class of every character that can match one of `chars` under `flags`.
+
+    The ASCII ones are found with `re` itself; every non-ASCII character is included, which covers
+    IGNORECASE pairs such as k and the Kelvin sign (a superset is enough: the word checks its own character).
+    """
+    one_of = re.compile("[" + "".join(re.escape(ch) for ch in chars) + "]", flags)
+    ascii_chars = "".join(re.escape(chr(code)) for code in range(128) if one_of.fullmatch(chr(code)))
+    return rf"[{ascii_chars}\x80-\U0010ffff]"
+
+
+def _digit_trie(ids: Iterable[str]) -> str:
+    """Digit strings, `[ -]?` allowed between digits, as a trie: shared prefixes are matched once.
+
+    The first digit is consumed before the lookbehind (not after a digit), so sre skips to it at C speed. An id that
+    ends where a longer one goes on is tried first, as in a sorted alternation.
+    """
+    trie: dict = {}
+    for digits in ids:
+        node = trie
+        for digit in digits:
+            node = node.setdefault(digit, {})
+        node[""] = {}
+
+    def rest(node: dict) -> str:
+        alternatives = [r"(?!\d)" if digit == "" else "[ -]?" + digit + rest(child) for digit, child in sorted(node.items())]
+        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+    return "(?:" + "|".join(digit + r"(?<!\d.)" + rest(child) for digit, child in sorted(trie.items()) if digit) + ")"
 
 
 _DEFAULT_REGISTERS = ScrubRegisters()
