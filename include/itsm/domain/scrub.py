@@ -221,8 +221,18 @@ class ScrubResult:
 
 UP = "A-ZÀ-ÖØ-ÞĀĒĪŌŪ"
 LOW = "a-zß-öø-ÿāēīōū"
-_TOKEN = rf"(?>[{UP}](?:['’][{UP}])?[{LOW}]++(?:-[{UP}][{LOW}]++)?)"  # atomic: no backtracking inside a word
+_TOKEN_REST = rf"(?:['’][{UP}])?[{LOW}]++(?:-[{UP}][{LOW}]++)?"  # a capitalised word after its capital
+_TOKEN = rf"(?>[{UP}]{_TOKEN_REST})"  # atomic: no backtracking inside a word
 _NAME = rf"{_TOKEN}(?:[ \t]{_TOKEN}){{0,2}}"  # First [Middle] Last, each capitalised
+
+
+def _name_not_after(chars: str) -> str:
+    """`_NAME` not right after one of `chars`, the capital consumed before that lookbehind.
+
+    A pattern that starts with a lookbehind gives sre no first character to skip to, so it would try the
+    name at every position; starting with the capital, it skips to capitals at C speed.
+    """
+    return rf"[{UP}](?<![{chars}].)(?>{_TOKEN_REST})(?:[ \t]{_TOKEN}){{0,2}}"
 _TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?"
 
 # The technical pass: every branch starts with one consumed character from a small set (digits, +, (, @), so
@@ -305,8 +315,9 @@ _BEFORE_NAME = re.compile(rf"[\s>\"(,.;:!?|](?:{_BEFORE_BODY})", re.M)
 _BEFORE_NAME_AT_START = re.compile(_BEFORE_BODY, re.M)
 _SIG_DELIM = re.compile(rf"(?m)^[ \t]*--+[ \t]*\n[ \t]*{_TITLE}(?P<n>{_NAME})[ \t]*$")
 # Name followed by a mail address, "wrote:", "here from", or a signature bar ("Name Surname | Title").
+_FOLLOWED_NOT_AFTER = r"\w@.#/&'-"
 _FOLLOWED = re.compile(
-    rf"(?<![\w@.#/&'-])(?P<n>{_NAME})(?:\"?[ \t]*<[^<>@\s]{{1,64}}@|[ \t]+(?:wrote|said|writes)[ \t]*:"
+    rf"(?P<n>{_name_not_after(_FOLLOWED_NOT_AFTER)})(?:\"?[ \t]*<[^<>@\s]{{1,64}}@|[ \t]+(?:wrote|said|writes)[ \t]*:"
     rf"|[ \t]+here[ \t]+(?:from|at|in)\b|(?P<bar>[ \t]*\|))"
 )
 _MENTION = re.compile(r"@(?<![\w@.]@)(?P<n>[A-Za-z][\w.-]{0,40}[A-Za-z0-9]|[A-Za-z])(?![\w@])")
@@ -355,7 +366,7 @@ _AMBIGUOUS_FIRST = frozenset(
     "art frank gene jack drew dean max ray rich rob pat sue ken don lee jean kim ali hans te wei li ming jun "
     "yan hui lei xin mei anh duc hoa dan tim ian joe".split()
 )  # fmt: skip
-_FIRST_SURNAME = re.compile(rf"(?<![\w@.#/-])(?P<n>{_TOKEN}(?:[ \t]{_TOKEN}){{0,2}})(?![\w@.-]\w)")
+_FIRST_SURNAME = re.compile(r"(?P<n>" + _name_not_after(r"\w@.#/-") + r")(?![\w@.-]\w)")
 
 
 def _norm_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network | ipaddress.IPv6Network | None:
