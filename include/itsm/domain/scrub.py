@@ -135,9 +135,10 @@ class ScrubRegisters(BaseModel):
     _compiled: _Compiled | None = PrivateAttr(default=None)
 
     def compiled(self) -> _Compiled:
-        if self._compiled is None:
-            self._compiled = _Compiled(self)
-        return self._compiled
+        private = self.__pydantic_private__  # a slot; `self._compiled` goes through pydantic's __getattr__ (3 us)
+        if private["_compiled"] is None:
+            private["_compiled"] = _Compiled(self)
+        return private["_compiled"]
 
 
 def account_type(account: AccountInfo, config: ScrubConfig, env_tag_key: str = "env") -> str:
@@ -256,14 +257,22 @@ _V6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _V6_BACK = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]{0,40}$")
 _V6_FWD = re.compile(r"[0-9A-Fa-f:]{0,40}(?:/\d{1,3})?(?![\w:])")
 _LOCAL_PART = re.compile(r"(?<![\w.+%'-])[\w.+%'-]{1,64}$")
-_DECOY_BEFORE = re.compile(
-    r"(?:order|orders|po|purchase|case|invoice|inv|ticket|ref|reference|tracking|serial|confirmation|booking|"
-    r"receipt|transaction|txn|abn|gst|iban|card|contract|quote|sku|barcode|isbn|job|batch|shipment|consignment|"
-    r"parcel|claim|voucher|reservation|phone|tel|mobile|mob|cell|fax|call|ph|sms|msisdn|imei|"
-    r"request id|trace|session|execution|build|employee|patient|student|nhi|vin)"
-    r"(?:\s{1,3}(?:me|us)?\s{0,3}(?:on|at)?)?\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}$",
+_DECOY_WORDS = (
+    "order|orders|po|purchase|case|invoice|inv|ticket|ref|reference|tracking|serial|confirmation|booking|"
+    "receipt|transaction|txn|abn|gst|iban|card|contract|quote|sku|barcode|isbn|job|batch|shipment|consignment|"
+    "parcel|claim|voucher|reservation|phone|tel|mobile|mob|cell|fax|call|ph|sms|msisdn|imei|"
+    "request id|trace|session|execution|build|employee|patient|student|nhi|vin"
+)
+# A decoy word at the end of the text before a number, then optional words and signs, read forward:
+#   WORD (?:\s{1,3}(?:me|us)?\s{0,3}(?:on|at)?)?\s{0,3}(?:no\.?|nr\.?|num(?:ber)?|id|#)?\s{0,3}[:#.=-]?\s{0,3}$
+# Only whether it matches counts, so it is matched reversed at the start of the reversed text: one position to
+# try, where a search for the forward pattern tries all the words at every position (20 us a number).
+_DECOY_BEFORE_REVERSED = re.compile(
+    r"\s{0,3}[:#.=-]?\s{0,3}(?:\.?on|\.?rn|(?:reb)?mun|di|#)?\s{0,3}(?:(?:no|ta)?\s{0,3}(?:em|su)?\s{1,3})?"
+    "(?:" + "|".join(word[::-1] for word in _DECOY_WORDS.split("|")) + ")",
     re.I,
 )
+_COUNTRY_CODE_BEFORE = re.compile(r"\+\d{1,3}[ -]?$")
 _ACCOUNT_WORD = re.compile(r"account|acct|\baws\b|owner|arn|payer|signin|console", re.I)
 _TIMESTAMP12 = re.compile(r"(?:19[89]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[01]\d|2[0-3])[0-5]\d")
 _VERSION_BEFORE = re.compile(r"\b(?:version|ver|release|build|kernel|firmware)\.?[ \t]{0,2}[:=]?[ \t]{0,2}$", re.I)
@@ -519,17 +528,14 @@ def _tech_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
             if local:
                 out.append((local.start(), -m.end(), 1, "email", "email"))
         elif group == "v4":
-            value = m.group()
-            octets = value.split("/")[0].split(".")
-            if any(int(o) > 255 for o in octets):
-                continue
+            value = m.group()  # network_label is None for an octet above 255
             if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
                 continue
             label = c.network_label(value)
             if label:
                 out.append((m.start(), -m.end(), 2, "cidr" if "/" in value else "ip", label))
         elif group == "acct":
-            digits = re.sub(r"[ -]", "", m.group())
+            digits = m.group().replace(" ", "").replace("-", "")
             label = c.accounts.get(digits)
             if (
                 label is None
@@ -576,9 +582,9 @@ def _account_shaped(text: str, start: int, end: int, digits: str) -> bool:
     before = text[max(line_start, start - 40) : start]
     if text.startswith(".signin.aws", end) or before.endswith(("/", "::", ":")):
         return True
-    if _DECOY_BEFORE.search(before):
+    if _DECOY_BEFORE_REVERSED.match(before[::-1]):
         return False
-    if before.rstrip().endswith(("+", ")")) or re.search(r"\+\d{1,3}[ -]?$", before):
+    if before.rstrip().endswith(("+", ")")) or _COUNTRY_CODE_BEFORE.search(before):
         return False  # country or area code: a phone number
     if _TIMESTAMP12.fullmatch(digits) and not _ACCOUNT_WORD.search(before):
         return False
@@ -673,7 +679,7 @@ _COMPANY_LEAD_STOP = frozenset(
 def _register_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
     if c.account_re is not None:
         for m in c.account_re.finditer(text):
-            out.append((m.start(), -m.end(), 0, "account", c.accounts[re.sub(r"[ -]", "", m.group())]))
+            out.append((m.start(), -m.end(), 0, "account", c.accounts[m.group().replace(" ", "").replace("-", "")]))
     if c.customer_re is not None:
         for m in c.customer_re.finditer(text):
             label = c.customer_labels.get(re.sub(r"[ \t]+", " ", m.group().lower()), "customer")
