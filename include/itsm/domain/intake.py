@@ -302,18 +302,53 @@ def _split_alternatives(alternatives: str) -> list[str]:
     return parts
 
 
-def _by_first_letter(alternatives: str) -> str:
-    """The same alternatives grouped under their first literal letter (`a(?:lt1|lt2)|b(?:...)`):
-    the engine then rejects most alternatives with one comparison instead of trying each."""
+def _group_end(part: str) -> int:
+    """Index of the parenthesis closing the group `part` starts with (-1 if unbalanced)."""
+    depth, escaped, in_class = 0, False, False
+    for i, char in enumerate(part):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        else:
+            depth += (char == "(") - (char == ")")
+            if depth == 0:
+                return i
+    return -1
+
+
+def _distributed(part: str) -> list[str]:
+    """`(?:a|b)c` as `ac`, `bc`: the same tries in the same order, each with a literal first letter."""
+    end = _group_end(part) if part.startswith("(?:") else -1
+    if end < 0 or part[end + 1 : end + 2] in ("?", "*", "+", "{"):
+        return [part]
+    return [whole for inner in _split_alternatives(part[3:end]) for whole in _distributed(inner + part[end + 1 :])]
+
+
+def _by_first_letter(alternatives: list[str], depth: int = 3) -> tuple[str, str | None]:
+    """The alternatives as a trie on their leading letters (`a(?:lt1|lt2)|b(?:...)`), and the set
+    of letters every match starts with (None when some alternative does not start with one).
+
+    The engine then rejects most alternatives with one comparison instead of trying each. Only
+    alternatives that start with different letters change order, and those cannot both match at
+    one position, so the first match is the same as the plain alternation's."""
     groups: dict[str, list[str]] = {}
     rest: list[str] = []
-    for part in _split_alternatives(alternatives):
-        if len(part) > 1 and re.match(r"[a-z0-9 ]", part[0]) and part[1] not in "?*+{":
+    for part in alternatives:
+        if len(part) > 1 and part[0] not in "\\()[]{}?*+|.^$" and part[1] not in "?*+{":
             groups.setdefault(part[0], []).append(part[1:])
         else:
             rest.append(part)
-    grouped = [f"{letter}(?:{'|'.join(tails)})" for letter, tails in groups.items()]
-    return "|".join(grouped + rest)
+    grouped = []
+    for letter, tails in groups.items():
+        if depth > 1 and len(tails) > 1:
+            tails = [_by_first_letter(tails, depth - 1)[0]]
+        grouped.append(f"{letter}(?:{'|'.join(tails)})" if len(tails) > 1 or "|" in tails[0] else letter + tails[0])
+    return "|".join(grouped + rest), (None if rest else "".join(groups))
 
 
 class WordScan:
@@ -329,7 +364,10 @@ class WordScan:
     def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9") -> None:
         if re.search(r"(?<!\\)[A-Z]", alternatives.replace("\\", "")):
             raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
-        self.pattern = WORDS.guarded(rf"[^{left}]((?:{_by_first_letter(alternatives)}))(?![{right}])")
+        parts = [whole for part in _split_alternatives(alternatives) for whole in _distributed(part)]
+        trie, first = _by_first_letter(parts)
+        ahead = f"(?=[{re.escape(first)}])" if first else ""  # one test rejects most boundaries
+        self.pattern = WORDS.guarded(rf"[^{left}]{ahead}((?:{trie}))(?![{right}])")
         self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)  # rare texts: not prefiltered
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:

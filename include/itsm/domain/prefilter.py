@@ -91,6 +91,7 @@ class PatternSet:
         self._database = None  # compiled lazily, again after new patterns are added
         self._always: frozenset[int] = frozenset()  # ids Hyperscan could not compile: always run
         self._local = threading.local()  # per thread: scratch space and remembered answers
+        self._last: tuple = (None, None, None)  # the latest answer: (text, ids, database)
 
     def add(self, pattern: re.Pattern[str]) -> int:
         """The pattern's id (the same id for the same source and flags)."""
@@ -107,7 +108,8 @@ class PatternSet:
         return Guarded(re.compile(source, flags), self)
 
     def possible(self, pattern_id: int, text: str) -> bool:
-        found = self._found(text)
+        last = self._last  # one tuple, read at once: safe across threads
+        found = last[1] if last[0] is text and last[2] is self._database else self._found(text)
         return found is None or pattern_id in found
 
     def _found(self, text: str) -> frozenset[int] | None:
@@ -118,12 +120,12 @@ class PatternSet:
             return None
         if getattr(local, "database", None) is not database:
             local.database, local.scratch, local.remembered = database, hyperscan.Scratch(database), []
-        for seen, found in local.remembered:
-            if seen is text:
-                return found
-        found = self._scan(text, local.scratch, database)
-        local.remembered.insert(0, (text, found))
-        del local.remembered[_REMEMBERED:]
+        found = next((found for seen, found in local.remembered if seen is text), False)
+        if found is False:
+            found = self._scan(text, local.scratch, database)
+            local.remembered.insert(0, (text, found))
+            del local.remembered[_REMEMBERED:]
+        self._last = (text, found, database)
         return found
 
     def _scan(self, text: str, scratch, database) -> frozenset[int] | None:
