@@ -238,8 +238,10 @@ _TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?"
 
 # The technical pass: every branch starts with one consumed character from a small set (digits, +, (, @), so
 # the engine skips ordinary prose at C speed; each branch then checks what stood before that character.
+# Every branch but the e-mail's (after @) needs a non-word character there, so one lookbehind first rejects
+# the digits inside numbers and ids before the seven branches are tried.
 _TECH = re.compile(
-    r"[\d+(@](?:"
+    r"[\d+(@](?<!\w[\d+(])(?:"
     r"(?<=@)(?P<email>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})"
     r"|(?<![\w.].)(?<=\d)(?P<v4>\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?)(?![\w]|\.\d|/\d)"
     r"|(?<![\w+.,-].)(?<=\d)(?P<acct>\d{11}|\d{3}(?P<s1>[- ])\d{4}(?P=s1)\d{4}|\d{2}(?P<s2>[- ])\d{3}(?P=s2)\d{3}(?P=s2)\d{3})"
@@ -606,7 +608,7 @@ def _person_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
     for m in ([first] if first else []) + list(_BEFORE_NAME.finditer(text)):
         if _name_ok(m.group(m.lastindex)):
             out.append((m.start(m.lastindex), -m.end(m.lastindex), 5, "person", "person"))
-    for pattern in (_SIG_DELIM, _FOLLOWED):
+    for pattern in (_SIG_DELIM, _FOLLOWED) if "--" in text else (_FOLLOWED,):  # a signature needs its "--"
         for m in pattern.finditer(text):
             name = m.group("n")
             if pattern is _FOLLOWED and m.group("bar") and (name.count(" ") == 0 or not _line_start(text, m.start())):
