@@ -91,6 +91,31 @@ def test_hyperscan_form_only_widens() -> None:
     assert prefilter.hyperscan_source(r"[^a-zダ\s]x[\w.-]ダ") == r"[^a-z\s]x[\w\x80.-][\x80]"
 
 
-def test_every_triage_pattern_is_prefiltered_but_one() -> None:
-    uncompiled = [source for patterns in SETS for source in patterns.uncompiled()]
-    assert uncompiled == [intake._HISTORY_START.pattern.pattern]  # `$` before the end is beyond Hyperscan
+def test_every_triage_pattern_is_prefiltered() -> None:
+    assert [source for patterns in SETS for source in patterns.uncompiled()] == []
+
+
+def test_patterns_added_later_are_judged_without_recompiling_the_first() -> None:
+    patterns = prefilter.PatternSet()
+    cue = patterns.guarded(r"\bdisk full\b", re.I)
+    assert cue.search("the disk full again") and not cue.possible("all fine")
+    first = patterns._compiled.databases[0]
+    assert not cue.possible("mount it")  # remembered: the next question about this text is not a scan
+    late = patterns.guarded(r"(?<![a-z])mount(?![a-z])")
+    assert late.possible("mount it")
+    broken = patterns.guarded(r"^From: x$\n^Sent:", re.M)  # beyond Hyperscan: always run
+    assert late.possible("a mount point") and not late.possible("all fine") and broken.possible("all fine")
+    assert patterns._compiled.databases[0] is first and patterns.uncompiled() == [broken.pattern.pattern]
+
+
+def test_compiled_databases_are_kept_on_disk_and_a_damaged_one_is_compiled_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(prefilter, "_CACHE_DIR", tmp_path)
+    patterns = {0: re.compile(r"(?<![a-z])outage(?![a-z])", re.I)}
+    prefilter._database(patterns)
+    [kept] = list(tmp_path.iterdir())
+    kept.write_bytes(b"not a database")
+    database = prefilter._database(patterns)
+    hits = []
+    database.scan(b"an OUTAGE", match_event_handler=lambda pattern_id, *_: hits.append(pattern_id),
+                  scratch=prefilter.hyperscan.Scratch(database))  # fmt: skip
+    assert hits == [0] and kept.read_bytes() != b"not a database"

@@ -20,9 +20,14 @@ Every step may only widen what Hyperscan reports, never narrow it:
 
 from __future__ import annotations
 
+import hashlib
+import os
+import platform
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 try:
     import hyperscan
@@ -34,6 +39,7 @@ _ASCII_LOOKALIKES = re.compile("[\u0130\u0131\u017f\u212a]")
 _WIDEN = {"w": r"\w\x80", "d": r"\d\x80", "s": r"\s\x0b\x1c-\x1f\x80"}  # Python's \s also covers \x0b, \x1c-\x1f
 _BOUNDED = re.compile(r"\{(\d+),\d+\}")
 _FLAGS = ((re.IGNORECASE, "HS_FLAG_CASELESS"), (re.MULTILINE, "HS_FLAG_MULTILINE"), (re.DOTALL, "HS_FLAG_DOTALL"))
+_CACHE_DIR = Path(os.environ.get("ITSM_PREFILTER_CACHE") or Path.home() / ".cache" / "itsm" / "prefilter")
 _REMEMBERED = 8  # texts whose answer is kept (a ticket's views are each asked about many times)
 
 
@@ -79,6 +85,18 @@ def _scan_bytes(text: str) -> bytes | None:
     return _NON_ASCII.sub(lambda run: "\x80" * len(run.group()), text).encode("latin-1")
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """What a set's prefilter can judge: patterns [0, covered) in `databases` (the first holds the
+    patterns known at the first scan; a second, small one those added later, such as a policy's
+    keyword lists, so adding one does not recompile the rest), except `always`."""
+
+    databases: tuple = ()
+    covered: int = 0
+    first_covered: int = 0  # patterns in databases[0]
+    always: frozenset[int] = frozenset()  # ids Hyperscan cannot compile: always run
+
+
 class PatternSet:
     """Patterns applied to the same texts, registered once; `possible(id, text)` answers from one
     scan of `text`. One set per kind of text (raw markup, normalised ticket, lower-cased view)
@@ -88,10 +106,9 @@ class PatternSet:
         self._ids: dict[tuple[str, int], int] = {}
         self._patterns: list[re.Pattern[str]] = []
         self._lock = threading.Lock()
-        self._database = None  # compiled lazily, again after new patterns are added
-        self._always: frozenset[int] = frozenset()  # ids Hyperscan could not compile: always run
-        self._local = threading.local()  # per thread: scratch space and remembered answers
-        self._last: tuple = (None, None, None)  # the latest answer: (text, ids, database)
+        self._compiled = _Compiled()
+        self._local = threading.local()  # per thread: scratch spaces and remembered answers
+        self._last: tuple = (None, None, None)  # the latest answer: (text, ids, compiled)
 
     def add(self, pattern: re.Pattern[str]) -> int:
         """The pattern's id (the same id for the same source and flags)."""
@@ -100,7 +117,6 @@ class PatternSet:
             if key not in self._ids:
                 self._ids[key] = len(self._patterns)
                 self._patterns.append(pattern)
-                self._database = None
             return self._ids[key]
 
     def guarded(self, source: str, flags: int = 0) -> Guarded:
@@ -108,68 +124,94 @@ class PatternSet:
         return Guarded(re.compile(source, flags), self)
 
     def possible(self, pattern_id: int, text: str) -> bool:
-        last = self._last  # one tuple, read at once: safe across threads
-        found = last[1] if last[0] is text and last[2] is self._database else self._found(text)
+        text_seen, found, compiled = self._last  # one tuple, read at once: safe across threads
+        if text_seen is not text or compiled is not self._compiled or pattern_id >= compiled.covered:
+            found = self._found(text)  # compiles the patterns added since, if any
         return found is None or pattern_id in found
 
     def _found(self, text: str) -> frozenset[int] | None:
         """Ids that may match `text`; None when the prefilter cannot tell."""
-        local = self._local
-        database = self._database if self._database is not None else self._compile()
-        if database is None:
+        compiled = self._compile()
+        if compiled is None:
             return None
-        if getattr(local, "database", None) is not database:
-            local.database, local.scratch, local.remembered = database, hyperscan.Scratch(database), []
+        local = self._local
+        if getattr(local, "compiled", None) is not compiled:
+            scratches = getattr(local, "scratches", {})
+            local.scratches = {db: scratches.get(db) or hyperscan.Scratch(db) for db in compiled.databases}
+            local.compiled, local.remembered = compiled, []
         found = next((found for seen, found in local.remembered if seen is text), False)
         if found is False:
-            found = self._scan(text, local.scratch, database)
+            found = _scan(text, compiled, local.scratches)
             local.remembered.insert(0, (text, found))
             del local.remembered[_REMEMBERED:]
-        self._last = (text, found, database)
+        self._last = (text, found, compiled)
         return found
 
-    def _scan(self, text: str, scratch, database) -> frozenset[int] | None:
-        data = _scan_bytes(text)
-        if data is None:
-            return None
-        hits: set[int] = set(self._always)
-        database.scan(data, match_event_handler=lambda pattern_id, *_: hits.add(pattern_id), scratch=scratch)
-        return frozenset(hits)
-
-    def _compile(self):
+    def _compile(self) -> _Compiled | None:
         if hyperscan is None:
             return None
+        compiled = self._compiled
+        if compiled.covered == len(self._patterns):
+            return compiled
         with self._lock:
-            if self._database is None:
-                patterns = dict(enumerate(self._patterns))
-                always: frozenset[int] = frozenset()
-                database = _database(patterns)
+            compiled, patterns = self._compiled, dict(enumerate(self._patterns))
+            first = compiled.first_covered or len(patterns)
+            groups = [{i: p for i, p in patterns.items() if i < first}, {i: p for i, p in patterns.items() if i >= first}]
+            if compiled.databases:  # the first database stays; only the later patterns are compiled
+                groups[0] = {}
+            always, databases = set(compiled.always), list(compiled.databases[:1])
+            for group in filter(None, groups):
+                database = _database(group)
                 if database is None:  # some pattern is not accepted: find which, run those always
-                    always = frozenset(i for i, p in patterns.items() if _database({i: p}) is None)
-                    database = _database({i: p for i, p in patterns.items() if i not in always})
-                self._always, self._database = always, database
-            return self._database
+                    always |= {i for i, p in group.items() if _database({i: p}) is None}
+                    database = _database({i: p for i, p in group.items() if i not in always})
+                databases.append(database)
+            self._compiled = _Compiled(tuple(databases), len(patterns), first, frozenset(always))
+            return self._compiled
 
     def uncompiled(self) -> list[str]:
         """Sources of the patterns the prefilter cannot judge (they always run): for tests."""
-        self._compile()
-        return [self._patterns[i].pattern for i in sorted(self._always)]
+        compiled = self._compile()
+        return [self._patterns[i].pattern for i in sorted(compiled.always)] if compiled else []
+
+
+def _scan(text: str, compiled: _Compiled, scratches: dict) -> frozenset[int] | None:
+    data = _scan_bytes(text)
+    if data is None:
+        return None
+    hits: set[int] = set(compiled.always)
+    for database in compiled.databases:
+        database.scan(data, match_event_handler=lambda pattern_id, *_: hits.add(pattern_id), scratch=scratches[database])
+    return frozenset(hits)
 
 
 def _database(patterns: dict[int, re.Pattern[str]]):
-    """A block-mode database of `patterns` (id -> pattern), or None if Hyperscan rejects one."""
-    database = hyperscan.Database()
-    if not patterns:
-        return database
+    """A block-mode database of `patterns` (id -> pattern), or None if Hyperscan rejects one.
+
+    Compiling takes about half a second, so a database is kept on disk, like a .pyc, under a name
+    made of what it was compiled from: each Airflow task process then only loads it."""
+    expressions = [hyperscan_source(p.pattern).encode("latin-1") for p in patterns.values()]
+    flags = [_hs_flags(p) for p in patterns.values()]
+    key = hashlib.sha256(repr((hyperscan.__version__, platform.machine(), list(patterns), expressions, flags)).encode())
+    cached = _CACHE_DIR / f"{key.hexdigest()[:40]}.hsdb"
     try:
-        database.compile(
-            expressions=[hyperscan_source(p.pattern).encode("latin-1") for p in patterns.values()],
-            ids=list(patterns),
-            elements=len(patterns),
-            flags=[_hs_flags(p) for p in patterns.values()],
-        )
+        database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        database.scan(b"", match_event_handler=lambda *_: None, scratch=hyperscan.Scratch(database))  # this CPU can run it
+        return database
+    except (OSError, hyperscan.error):
+        pass
+    database = hyperscan.Database()
+    try:
+        database.compile(expressions=expressions, ids=list(patterns), elements=len(patterns), flags=flags)
     except hyperscan.error:
         return None
+    try:
+        _CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+        partial.write_bytes(hyperscan.dumpb(database))
+        partial.replace(cached)  # whole or absent, whatever other processes do
+    except OSError:
+        pass  # a read-only home: compile again next time
     return database
 
 
