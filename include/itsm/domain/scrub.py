@@ -292,14 +292,17 @@ def _by_first_letter(rules: Iterable[tuple[str, str, str]]) -> str:
     """One alternation of `(guard, "w1|w2", tail)` rules, grouped by the words' first letter (Title or lower case).
 
     sre tries a group's alternatives one by one at every candidate position; grouped by first letter, one
-    character test rejects a whole group. Words keep their order within a letter, so which rule wins at a
-    position is unchanged. `guard` is checked right after the first letter (a lookbehind over it).
+    character test rejects a whole group, and a lookahead on all the first letters rejects most positions
+    before any group is tried. Words keep their order within a letter, so which rule wins at a position is
+    unchanged. `guard` is checked right after the first letter (a lookbehind over it).
     """
     groups: dict[str, list[str]] = {}
     for guard, words, tail in rules:
         for word in words.split("|"):
             groups.setdefault(word[0], []).append(guard + word[1:] + tail)
-    return "|".join(f"[{letter.upper()}{letter}](?:{'|'.join(rest)})" for letter, rest in groups.items())
+    letters = "".join(groups)
+    body = "|".join(f"[{letter.upper()}{letter}](?:{'|'.join(rest)})" for letter, rest in groups.items())
+    return f"(?=[{letters.upper()}{letters}])(?:{body})"
 
 
 _GREETING_WORDS = "hi|hello|hey|dear|morning|good morning|good afternoon|good evening|kia ora|g'day|gday|gidday|hiya"
@@ -322,7 +325,7 @@ _BEFORE_BODY = _by_first_letter([
     ("", _CONTEXT_WORDS, rf":?[ \t]+{_TITLE}({_NAME})"),
 ])
 # The pass consumes the whitespace or punctuation before the word (fast skip); the text start is matched apart.
-_BEFORE_NAME = re.compile(rf"[\s>\"(,.;:!?|](?:{_BEFORE_BODY})", re.M)
+_BEFORE_NAME = re.compile(rf"[\s>\"(,.;:!?|]{_BEFORE_BODY}", re.M)
 _BEFORE_NAME_AT_START = re.compile(_BEFORE_BODY, re.M)
 _SIG_DELIM = re.compile(rf"(?m)^[ \t]*--+[ \t]*\n[ \t]*{_TITLE}(?P<n>{_NAME})[ \t]*$")
 # Name followed by a mail address, "wrote:", "here from", or a signature bar ("Name Surname | Title").
