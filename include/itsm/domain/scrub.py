@@ -555,7 +555,7 @@ def _tech_spans(text: str, c: _Compiled, out: list[_Span]) -> None:
                 label = "account"
             out.append((m.start(), -m.end(), 0, "account", label))
         else:  # phone, phone2, phone3, phone4
-            digits = sum(ch.isdigit() for ch in m.group())
+            digits = sum(map(str.isdigit, m.group()))
             if 7 <= digits <= 15:
                 out.append((m.start(), -m.end(), 3, "phone", "phone"))
 
