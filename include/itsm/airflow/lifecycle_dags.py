@@ -13,8 +13,10 @@ paused at creation, one lifecycle run per ticket at a time.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import gc
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -112,6 +114,24 @@ def _add_tasks(dag: DAG, tasks: list[BaseOperator]) -> None:
 def _placed(dag: DAG) -> dict:
     """What a task built outside `dag`'s context needs to be placed as if built inside it."""
     return {"task_group": dag.task_group, "default_args": dag.default_args}
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while the DAG pairs are built.
+
+    Building keeps what it makes (the DAGs), so the collector finds next to nothing to free
+    (130 objects for 1,000 tickets), yet each of its full passes walks the whole growing heap:
+    20% to 40% of parsing the 1,000-ticket manifest. Reference counting frees memory as usual;
+    the collector's state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
