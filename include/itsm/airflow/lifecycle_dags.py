@@ -154,10 +154,15 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         },
     )
     placed = _placed(dag)
+    approvals_id = approvals_dag_id(key)
+    applied = {}  # apply task -> the gates it applies (consecutive in the plan); it runs after the last
+    for gate in plan.gates:
+        if gate.apply_task:
+            applied.setdefault(gate.apply_task, []).append(gate.name)
     ordered = [  # the run's tasks, each downstream of the one before
         PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()}, **placed),
         TriggerDagRunOperator(
-            task_id="trigger_approvals", trigger_dag_id=approvals_dag_id(key), trigger_run_id="{{ run_id }}",
+            task_id="trigger_approvals", trigger_dag_id=approvals_id, trigger_run_id="{{ run_id }}",
             logical_date="{{ logical_date }}", conf={"lifecycle_run_id": "{{ run_id }}"},
             wait_for_completion=False, skip_when_already_exists=True, **placed),
     ]
@@ -165,15 +170,13 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         ordered.append(PythonOperator(task_id=step, python_callable=tasks.run_step, trigger_rule="none_failed",
                                       op_kwargs={"key": key, "step": step}, **placed))
         for gate in (g for g in plan.gates if g.step == step):
-            ordered.append(_sensor(f"gate_{gate.name}", approvals_dag_id(key), gate.name, timing,
-                                   trigger_rule="none_failed", **placed))
-            position = plan.gates.index(gate)
-            following = plan.gates[position + 1] if position + 1 < len(plan.gates) else None
-            if gate.apply_task and (following is None or following.apply_task != gate.apply_task):
-                applied = [g.name for g in plan.gates if g.apply_task == gate.apply_task]
+            ordered.append(_sensor(f"gate_{gate.name}", approvals_id, gate.name, timing, trigger_rule="none_failed",
+                                   **placed))
+            if gate.apply_task and applied[gate.apply_task][-1] == gate.name:
                 ordered.append(PythonOperator(
                     task_id=gate.apply_task, python_callable=tasks.apply_gate, trigger_rule="none_failed",
-                    op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied}, **placed))
+                    op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied[gate.apply_task]},
+                    **placed))
     ordered.append(PythonOperator(task_id="record_outcome", python_callable=tasks.record_outcome,
                                   trigger_rule="all_done", retries=2,
                                   op_kwargs={"key": key, "gates": [g.name for g in plan.gates]}, **placed))
@@ -191,8 +194,9 @@ def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_cha
         doc_md=f"Human gates of **{key}**, triggered by its lifecycle run with the same logical date and run id.",
     )
     placed = _placed(dag)
+    lifecycle_id = lifecycle_dag_id(key)
     pairs = [  # (the sensor waiting for the reviewed task, the gate's approval)
-        (_sensor(f"ready_{gate.name}", lifecycle_dag_id(key), gate.reviews_task, timing, **placed),
+        (_sensor(f"ready_{gate.name}", lifecycle_id, gate.reviews_task, timing, **placed),
          GateApproval(ticket_key=key, gate=gate.name, step=gate.step, approvers=approvers(policy_change, gate),
                       response_timeout=timing.timeout, extra_params=gate_form(gate.name), **placed))
         for gate in plan.gates
