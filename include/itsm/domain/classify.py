@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from include.itsm.domain.discovery_summary import DiscoverySummary
-from include.itsm.domain.intake import KEYWORD_WINDOW, IntakeResult, WordScan, ticket_text
+from include.itsm.domain.intake import KEYWORD_WINDOW, Hit, IntakeResult, WordScan, ticket_text
 from include.itsm.domain.policy import KnownError, Policy
 from include.itsm.domain.prefilter import Guarded, PatternSet
 from include.itsm.domain.ticket import Ticket
@@ -175,29 +175,25 @@ _HEDGE_BEFORE = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 
-def _stated(pattern: re.Pattern[str], text: str, negation: re.Pattern[str], questions: bool = True) -> list[re.Match[str]]:
-    """Matches not negated by the words just before them (nor asked as a question, unless `questions`)."""
-    stated = []
+def _stated(pattern: WordScan, text: str, negation: re.Pattern[str], questions: bool = True) -> Hit | None:
+    """The first match not negated by the words just before it (nor asked as a question, unless
+    `questions`); the scan stops there."""
     for match in pattern.finditer(text):
         if negation.search(text, max(0, match.start() - 60), match.start()):
             continue
         end = _SENTENCE_END.search(text, match.end())
         if not questions and end and end.group() == "?":
             continue
-        stated.append(match)
-    return stated
+        return match
+    return None
 
 
 def _ticket_type(text: str, reasons: list[str]) -> str:
     """The seed's decision tree, first matching branch wins."""
-    def disruption(text: str) -> re.Match[str] | None:
-        stated = _stated(_DISRUPTION, text, _NEGATED_DISRUPTION)
-        return stated[0] if stated else None
-
     branches = (  # each scan runs only when the branches before it did not match
         ("problem", _PROBLEM.search, "recurring / underlying cause"),
         ("change", _CHANGE_EXPLICIT.search, "planned modification"),
-        ("incident", disruption, "unplanned disruption"),
+        ("incident", lambda text: _stated(_DISRUPTION, text, _NEGATED_DISRUPTION), "unplanned disruption"),
         ("change", _MODIFY_REQUEST.search, "requested modification of something that exists"),
         ("service_request", _REQUEST.search, "user-requested provisioning/access"),
         ("change", _MODIFY.search, "modification"),
@@ -241,7 +237,7 @@ def _impact(ticket_type: str, env: str | None, blast: str, tier: str, text: str,
 
 def _urgency(ticket_type: str, text: str) -> str:
     def urgent() -> bool:
-        return bool(_stated(_URGENT, text, _NEGATED_DISRUPTION))
+        return _stated(_URGENT, text, _NEGATED_DISRUPTION) is not None
 
     def relaxed() -> bool:
         return bool(_NOT_URGENT.search(text))
