@@ -159,10 +159,10 @@ _WIKI_MACRO = _MARKUP.guarded(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{
 _WIKI_LINK = _MARKUP.guarded(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
 _WIKI_HEADING = _MARKUP.guarded(r"^h[1-6]\. ", re.M)
 _WIKI_MONO = _MARKUP.guarded(r"\{\{|\}\}")
-_HISTORY_START = re.compile(  # not prefiltered: Hyperscan has no `$` before a pattern's end
+_HISTORY_START = _TEXT.guarded(
     r"^\s*(?:-{2,}\s*Original Message\s*-{2,}"
     r"|On\b.{1,300}\bwrote:\s*$"
-    r"|From:\s.{1,300}$\n^\s*(?:Sent|Date):"
+    r"|From:\s.{1,300}\n\s*(?:Sent|Date):"  # `.` stops at the line's end: the header's next line
     r"|_{20,}\s*$)",
     re.I | re.M,
 )
