@@ -73,8 +73,8 @@ def gate_form(gate: str) -> dict[str, Param] | None:
 def _configured_dag_args() -> dict:
     """The DAG arguments Airflow reads from its configuration when a DAG leaves them out.
 
-    Read for every DAG, they were over half the cost of building one (2 DAGs per ticket); read
-    once per parse, every DAG still gets the configured values.
+    Read for every DAG, they were over half the cost of building one (2 DAGs per ticket). Read
+    once per process (the configuration is fixed while Airflow runs), every DAG still gets them.
     """
     from airflow.sdk.configuration import conf
 
@@ -95,11 +95,10 @@ def _dag(**kwargs) -> DAG:
 def _add_tasks(dag: DAG, tasks: list[BaseOperator]) -> None:
     """Add tasks built outside the DAG's context; each gets the DAG's params, as Airflow gives them.
 
-    Inside `with DAG(...)`, every level of every operator's constructor copies the DAG's
-    default_args and deep-copies its params (~30 operators per ticket, up to 4 levels each): that
-    was the largest cost of parsing the 1,000-ticket manifest (bench/bench_dags.py). Built
-    outside, a task gets the same defaults from `_placed(dag)`, and the DAG params once here,
-    shared instead of copied (the lifecycle's tasks declare no params of their own).
+    Inside `with DAG(...)`, every level of every operator's constructor (up to 4 levels, ~30
+    operators per ticket) copies the DAG's default_args and deep-copies its params. Built outside,
+    a task gets the same defaults from `_placed(dag)`, and the DAG params once here, shared
+    instead of copied (the lifecycle's tasks declare no params of their own).
     """
     inherited = {name: copy.copy(param) for name, param in dag.params.items()}  # once per DAG, not per task
     for task in tasks:
