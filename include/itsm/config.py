@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from include.itsm.domain.policy import Policy
-from include.itsm.domain.scrub import ScrubConfig
+from include.itsm.domain.scrub_config import ScrubConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "itsm.yaml"

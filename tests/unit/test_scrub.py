@@ -6,7 +6,8 @@ import pytest
 
 from include.itsm.devstack.demo.org import ACCOUNTS, ORG_NAME
 from include.itsm.domain.inventory import AccountInfo
-from include.itsm.domain.scrub import ScrubConfig, ScrubRegisters, account_type, registers_for, scrub
+from include.itsm.domain.scrub import ScrubRegisters, account_type, registers_for, scrub
+from include.itsm.domain.scrub_config import ScrubConfig
 
 VPCS = [("10.20.0.0/16", "prod-vpc"), ("10.40.0.0/16", "dr-vpc"), ("10.30.0.0/16", "staging-vpc"), ("10.50.0.0/16", "dev-vpc")]
 
