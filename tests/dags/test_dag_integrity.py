@@ -32,6 +32,7 @@ print(json.dumps({{
     "db_activity": db_activity,
     "errors": {{k: str(v)[-2000:] for k, v in bag.import_errors.items()}},
     "dags": {{dag_id: {{
+        "file": dag.fileloc,
         "tags": sorted(dag.tags),
         "tasks": [{{"task_id": t.task_id, "retries": t.retries, "approval": isinstance(t, ApprovalOperator),
                    "fail_on_reject": getattr(t, "fail_on_reject", None)}} for t in dag.tasks],
@@ -84,6 +85,17 @@ def test_the_product_dags_are_present(parsed):
     assert "itsm_nightly_sweep" in parsed["dags"]
     for key in MANIFEST_TICKETS:
         assert {f"itsm_lifecycle__{key}", f"itsm_approvals__{key}"} <= set(parsed["dags"]), key
+
+
+def test_each_ticket_pair_lives_in_the_one_lifecycle_file_its_key_names(parsed):
+    from include.itsm.airflow.lifecycle_dags import LIFECYCLE_FILES, file_of
+
+    files = sorted(p.name for p in (REPO_ROOT / "dags").glob("itsm_ticket_lifecycle*.py"))
+    assert files == [f"itsm_ticket_lifecycle_{n}.py" for n in range(LIFECYCLE_FILES)]
+    for key in MANIFEST_TICKETS:
+        for dag_id in (f"itsm_lifecycle__{key}", f"itsm_approvals__{key}"):
+            assert Path(parsed["dags"][dag_id]["file"]).name == f"itsm_ticket_lifecycle_{file_of(key)}.py", dag_id
+    assert len({file_of(key) for key in MANIFEST_TICKETS}) > 1  # the six tickets do spread over the files
 
 
 def test_every_dag_is_tagged(parsed):

@@ -9,6 +9,10 @@ so approvers always see finished evidence and a failure anywhere ends both runs.
 DESIGN section 8's traps are handled here: explicit logical dates (checked in `start`),
 `fail_on_reject=True` with `retries=0` on approvals, sensors listing the failed states, never
 paused at creation, one lifecycle run per ticket at a time.
+
+The pairs are spread over `LIFECYCLE_FILES` DAG files (dags/itsm_ticket_lifecycle_<n>.py): the DAG
+processor serializes about 35 DAGs a second, so a thousand open tickets in one file would run past
+its 50 s `dag_file_processor_timeout`; in four files each stays under 20 s, and they parse in parallel.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import copy
 import functools
 import gc
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,11 +29,13 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk import DAG, BaseOperator, Param, chain
+from airflow.sdk import DAG, BaseOperator, Param, chain, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 
 from include.itsm.airflow.gates import GateApproval
-from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id
+from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id, plan_for
+from include.itsm.application.manifest import read_manifest
+from include.itsm.config import settings
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
@@ -113,6 +120,36 @@ def _add_tasks(dag: DAG, tasks: list[BaseOperator]) -> None:
 def _placed(dag: DAG) -> dict:
     """What a task built outside `dag`'s context needs to be placed as if built inside it."""
     return {"task_group": dag.task_group, "default_args": dag.default_args}
+
+
+LIFECYCLE_FILES = 4  # dags/itsm_ticket_lifecycle_0.py .. _3.py
+
+
+def file_of(key: str) -> int:
+    """Which lifecycle DAG file holds a ticket's pair: the same in every process and run."""
+    return zlib.crc32(key.encode()) % LIFECYCLE_FILES
+
+
+def add_manifest_dags(namespace: dict, file_index: int) -> None:
+    """Build the DAG pairs of the manifest's tickets that belong to DAG file `file_index` into
+    `namespace` (that file's globals).
+
+    The manifest (written by the nightly sweep and by `itsm lifecycle KEY`) is a local file: no
+    network or DB at parse time. A worker parsing the file to run one task builds only that
+    task's pair."""
+    config = settings()
+    timing = GateTiming.from_runtime(config.runtime)
+    wanted = get_parsing_context().dag_id  # None when the DAG processor parses everything
+    with gc_paused():  # every object built here is kept: collector passes would find nothing
+        for entry in read_manifest(config.runtime.manifest_path).tickets.values():
+            if not entry.ticket_type or file_of(entry.key) != file_index:
+                continue
+            lifecycle_id, approvals_id = lifecycle_dag_id(entry.key), approvals_dag_id(entry.key)
+            if wanted and wanted not in (lifecycle_id, approvals_id):
+                continue
+            plan = plan_for(entry.key, entry.ticket_type, entry.change_type)
+            namespace[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, timing)
+            namespace[approvals_id] = build_approvals_dag(plan, entry.summary, timing, config.policy.change)
 
 
 @contextlib.contextmanager
