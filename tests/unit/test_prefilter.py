@@ -109,7 +109,7 @@ def test_patterns_added_later_are_judged_without_recompiling_the_first() -> None
 
 
 def test_compiled_databases_are_kept_on_disk_and_a_damaged_one_is_compiled_again(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(prefilter, "_CACHE_DIR", tmp_path)
+    monkeypatch.setenv("ITSM_PREFILTER_CACHE", str(tmp_path))
     patterns = {0: re.compile(r"(?<![a-z])outage(?![a-z])", re.I)}
     prefilter._database(patterns)
     [kept] = list(tmp_path.iterdir())

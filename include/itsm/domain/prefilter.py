@@ -39,7 +39,6 @@ _ASCII_LOOKALIKES = re.compile("[\u0130\u0131\u017f\u212a]")
 _WIDEN = {"w": r"\w\x80", "d": r"\d\x80", "s": r"\s\x0b\x1c-\x1f\x80"}  # Python's \s also covers \x0b, \x1c-\x1f
 _BOUNDED = re.compile(r"\{(\d+),\d+\}")
 _FLAGS = ((re.IGNORECASE, "HS_FLAG_CASELESS"), (re.MULTILINE, "HS_FLAG_MULTILINE"), (re.DOTALL, "HS_FLAG_DOTALL"))
-_CACHE_DIR = Path(os.environ.get("ITSM_PREFILTER_CACHE") or Path.home() / ".cache" / "itsm" / "prefilter")
 _REMEMBERED = 8  # texts whose answer is kept (a ticket's views are each asked about many times)
 
 
@@ -193,7 +192,7 @@ def _database(patterns: dict[int, re.Pattern[str]]):
     expressions = [hyperscan_source(p.pattern).encode("latin-1") for p in patterns.values()]
     flags = [_hs_flags(p) for p in patterns.values()]
     key = hashlib.sha256(repr((hyperscan.__version__, platform.machine(), list(patterns), expressions, flags)).encode())
-    cached = _CACHE_DIR / f"{key.hexdigest()[:40]}.hsdb"
+    cached = _cache_dir() / f"{key.hexdigest()[:40]}.hsdb"
     try:
         database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
         database.scan(b"", match_event_handler=lambda *_: None, scratch=hyperscan.Scratch(database))  # this CPU can run it
@@ -206,13 +205,24 @@ def _database(patterns: dict[int, re.Pattern[str]]):
     except hyperscan.error:
         return None
     try:
-        _CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         partial.write_bytes(hyperscan.dumpb(database))
         partial.replace(cached)  # whole or absent, whatever other processes do
     except OSError:
         pass  # a read-only home: compile again next time
     return database
+
+
+def _cache_dir() -> Path:
+    """`ITSM_PREFILTER_CACHE`, else ~/.cache/itsm/prefilter."""
+    configured = os.environ.get("ITSM_PREFILTER_CACHE")
+    if configured:
+        return Path(configured)
+    try:
+        return Path.home() / ".cache" / "itsm" / "prefilter"
+    except RuntimeError:  # no home directory (an unnamed container user): nothing can be kept
+        return Path("/nonexistent/itsm-prefilter")
 
 
 def _hs_flags(pattern: re.Pattern[str]) -> int:
