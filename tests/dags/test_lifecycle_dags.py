@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 
+import pendulum
 import pytest
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
+from airflow.sdk.exceptions import AirflowFailException
 
 from include.itsm.airflow.gates import GateApproval
-from include.itsm.airflow.lifecycle_dags import GateTiming, build_approvals_dag, build_lifecycle_dag
+from include.itsm.airflow.lifecycle_dags import GateTiming, _sensor, build_approvals_dag, build_lifecycle_dag
 from include.itsm.application.lifecycle import plan_for
 from include.itsm.domain.change_policy import ChangePolicy
 
@@ -61,3 +63,11 @@ def test_approvers_are_assigned_from_configuration(pair):
 def test_step_param_defaults_to_the_ticket_types_steps(pair):
     params = pair[0].params
     assert params["steps"] == PLAN.steps and params["execute"] is False
+
+
+def test_a_gate_wait_whose_awaited_task_failed_fails_without_retrying() -> None:
+    wait = _sensor("ready_labels", "itsm_lifecycle__OPS-1", "classify", GateTiming(timedelta(hours=1), 5))
+    context = {"logical_date": pendulum.datetime(2026, 11, 27)}
+    wait.execute_complete(context, {"status": "success"})  # the awaited task succeeded: go on
+    with pytest.raises(AirflowFailException):  # failed: final, a retry would wait for the same failure
+        wait.execute_complete(context, {"status": "failed"})

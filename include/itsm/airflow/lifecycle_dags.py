@@ -28,9 +28,11 @@ from datetime import timedelta
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.providers.standard.exceptions import ExternalDagFailedError
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import DAG, BaseOperator, Param, chain, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
+from airflow.sdk.exceptions import AirflowFailException
 
 from include.itsm.airflow.gates import GateApproval
 from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id, plan_for
@@ -53,8 +55,23 @@ class GateTiming:
         return cls(timedelta(hours=runtime.gate_timeout_hours), runtime.gate_poke_seconds)
 
 
+class _Wait(ExternalTaskSensor):
+    """An ExternalTaskSensor for which the awaited task's failure is final.
+
+    A retry would only wait again for the same failed task. When a run ends, a burst of such
+    retries (every waiting gate at once) is what exposes Airflow 3.3's stale-executor-event
+    race: the scheduler then fails to save a task instance and exits.
+    """
+
+    def execute_complete(self, context, event=None) -> None:
+        try:
+            super().execute_complete(context, event)
+        except ExternalDagFailedError as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+
 def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timing: GateTiming, **kwargs) -> ExternalTaskSensor:
-    return ExternalTaskSensor(
+    return _Wait(
         task_id=task_id, external_dag_id=external_dag_id, external_task_id=external_task_id,
         allowed_states=["success"], failed_states=["failed", "upstream_failed"], skipped_states=["skipped"],
         deferrable=True, poke_interval=timing.poke_seconds, timeout=timing.timeout.total_seconds(),
