@@ -6,10 +6,11 @@ import pendulum
 import pytest
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.standard.triggers.external_task import WorkflowTrigger
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
-from include.itsm.airflow.gates import GateApproval
-from include.itsm.airflow.lifecycle_dags import GateTiming, _sensor, build_approvals_dag, build_lifecycle_dag
+from include.itsm.airflow.gates import GateApproval, GateTiming
+from include.itsm.airflow.lifecycle_dags import _sensor, build_approvals_dag, build_lifecycle_dag
 from include.itsm.application.lifecycle import plan_for
 from include.itsm.domain.change_policy import ChangePolicy
 
@@ -57,7 +58,36 @@ def test_labels_are_applied_only_downstream_of_their_gate(pair):
 def test_approvers_are_assigned_from_configuration(pair):
     _, approvals = pair
     assert approvals.get_task("go_no_go_business").assigned_users == [{"id": "cfo-delegate", "name": "cfo-delegate"}]
-    assert approvals.get_task("ready_cab_1").external_task_id == "apply_change"
+
+
+
+def test_each_approval_reviews_its_lifecycle_task_without_a_sensor_of_its_own(pair):
+    lifecycle, approvals = pair
+    assert {task.task_id for task in approvals.tasks} == {gate.name for gate in PLAN.gates}
+    assert approvals.get_task("cab_1").reviews == (lifecycle.dag_id, "apply_change")
+    assert approvals.get_task("cab_2").reviews == (lifecycle.dag_id, "gate_cab_1")
+    assert all(not task.upstream_task_ids for task in approvals.tasks)
+
+
+def test_an_approval_first_waits_deferred_for_the_task_it_reviews(pair):
+    approval = pair[1].get_task("labels")
+    logical_date = pendulum.datetime(2026, 11, 27)
+    with pytest.raises(TaskDeferred) as deferred:
+        approval.execute({"logical_date": logical_date})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, WorkflowTrigger) and deferred.value.method_name == "reviewed"
+    assert (trigger.external_dag_id, list(trigger.external_task_ids), trigger.logical_dates) == (
+        "itsm_lifecycle__OPS-180", ["classify"], [logical_date])
+    assert "failed" in trigger.failed_states and "skipped" in trigger.skipped_states
+    assert deferred.value.timeout == timedelta(hours=1)
+
+
+def test_an_approval_whose_reviewed_task_did_not_succeed_is_never_asked(pair):
+    approval = pair[1].get_task("labels")
+    with pytest.raises(AirflowSkipException):  # the step was not selected in this run
+        approval.reviewed({}, {"status": "skipped"})
+    with pytest.raises(AirflowFailException, match="classify ended failed"):  # final: no retry, no vote
+        approval.reviewed({}, {"status": "failed"})
 
 
 def test_step_param_defaults_to_the_ticket_types_steps(pair):

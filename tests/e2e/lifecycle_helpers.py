@@ -50,7 +50,7 @@ def wait_for_hitl(live_airflow, dag_id: str, run_id: str, gate: str) -> None:
         except AirflowApiError:  # the lifecycle has not triggered its approvals run yet
             time.sleep(1)
             continue
-        if states.get(gate) in ("awaiting_input", "deferred"):
+        if states.get(gate) == "awaiting_input":  # "deferred": still waiting for the task it reviews
             time.sleep(SETTLE_SECONDS)
             return
         if states.get(gate) in ("failed", "upstream_failed", "skipped"):

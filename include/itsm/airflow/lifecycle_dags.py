@@ -3,8 +3,9 @@
 The lifecycle runs the ticket's steps in order; after each step, a deferrable
 ExternalTaskSensor waits on the matching approval task of the approvals run (same logical
 date, same run id), and only then does the step's apply task write what the gate unlocks.
-Each approval task in turn waits (sensor) for the lifecycle task whose artifact it reviews,
-so approvers always see finished evidence and a failure anywhere ends both runs.
+Each approval task in turn opens only once the lifecycle task whose artifact it reviews has
+finished (it waits deferred first), so approvers always see finished evidence and a failure
+anywhere ends both runs.
 
 DESIGN section 8's traps are handled here: explicit logical dates (checked in `start`),
 `fail_on_reject=True` with `retries=0` on approvals, sensors listing the failed states, never
@@ -22,7 +23,6 @@ import copy
 import functools
 import gc
 import zlib
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pendulum
@@ -34,25 +34,13 @@ from airflow.sdk import DAG, BaseOperator, Param, chain, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.itsm.airflow.gates import GateApproval
+from include.itsm.airflow.gates import AWAITED_STATES, GateApproval, GateTiming
 from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id, plan_for
 from include.itsm.application.manifest import read_manifest
 from include.itsm.config import settings
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
-
-
-@dataclass(frozen=True)
-class GateTiming:
-    """How long a gate may wait for people, and how often its sensor looks (runtime configuration)."""
-
-    timeout: timedelta
-    poke_seconds: float
-
-    @classmethod
-    def from_runtime(cls, runtime) -> "GateTiming":
-        return cls(timedelta(hours=runtime.gate_timeout_hours), runtime.gate_poke_seconds)
 
 
 class _Wait(ExternalTaskSensor):
@@ -73,8 +61,7 @@ class _Wait(ExternalTaskSensor):
 def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timing: GateTiming, **kwargs) -> ExternalTaskSensor:
     return _Wait(
         task_id=task_id, external_dag_id=external_dag_id, external_task_id=external_task_id,
-        allowed_states=["success"], failed_states=["failed", "upstream_failed"], skipped_states=["skipped"],
-        deferrable=True, poke_interval=timing.poke_seconds, timeout=timing.timeout.total_seconds(),
+        **AWAITED_STATES, deferrable=True, poke_interval=timing.poke_seconds, timeout=timing.timeout.total_seconds(),
         **kwargs)
 
 
@@ -248,13 +235,9 @@ def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_cha
     )
     placed = _placed(dag)
     lifecycle_id = lifecycle_dag_id(key)
-    pairs = [  # (the sensor waiting for the reviewed task, the gate's approval)
-        (_sensor(f"ready_{gate.name}", lifecycle_id, gate.reviews_task, timing, **placed),
-         GateApproval(ticket_key=key, gate=gate.name, step=gate.step, approvers=approvers(policy_change, gate),
-                      response_timeout=timing.timeout, extra_params=gate_form(gate.name), **placed))
+    _add_tasks(dag, [
+        GateApproval(ticket_key=key, gate=gate.name, step=gate.step, approvers=approvers(policy_change, gate),
+                     reviews=(lifecycle_id, gate.reviews_task), timing=timing, extra_params=gate_form(gate.name), **placed)
         for gate in plan.gates
-    ]
-    _add_tasks(dag, [task for pair in pairs for task in pair])
-    for ready, approval in pairs:
-        ready >> approval
+    ])
     return dag
