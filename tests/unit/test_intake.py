@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.itsm.devstack.demo.org import ACCOUNTS
+from include.itsm.domain import intake
 from include.itsm.domain.intake import extract
 from include.itsm.domain.policy import Policy
 from include.itsm.domain.ticket import Ticket
@@ -143,3 +146,30 @@ def test_phone_decoy_with_pronoun_between_and_monitor_ids() -> None:
 )
 def test_service_rules(text: str, service: str) -> None:
     assert run(text).service == service
+
+
+_PLAIN_ACCOUNT = re.compile(  # _ACCOUNT as first written: the rewrite for speed must find the same numbers
+    r"(?=\d)(?<![\w+.,])(?<!\d[ -])(?:\d{12}|\d{4}-\d{4}-\d{4}|\d{4} \d{4} \d{4}|\d{3} \d{3} \d{3} \d{3}|\d{3}-\d{3}-\d{3}-\d{3})"
+    r"(?![\w]|[.,]\d|[ -]\d)"
+)
+_PLAIN_CONTEXT = re.compile(rf"(?<![a-z-])(?:({intake._ACCOUNT_WORDS})|({intake._DECOY_WORDS}))(?![a-z-])", re.I)
+_CONTEXT_SAMPLES = [w.replace("\\", "").replace("[cs]", "s") for w in intake._split_alternatives(intake._ACCOUNT_WORDS + "|" + intake._DECOY_WORDS)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_CONTEXT_SAMPLES), st.sampled_from(["1234", "5", " ", "-", ".", ",", "+", "_", "s", "\u212a", "\u017f", "\u0130", "١", "１"]),
+                          st.text(max_size=3)), max_size=30))  # fmt: skip
+def test_rewritten_account_and_context_patterns_match_as_their_plain_forms(parts: list[str]) -> None:
+    text = "".join(parts)
+    for variant in (text, text.upper()):
+        assert [m.span() for m in intake._ACCOUNT.pattern.finditer(variant)] == [m.span() for m in _PLAIN_ACCOUNT.finditer(variant)]
+        found = [(m.span(), m.group(1) is None) for m in intake._CONTEXT_WORD.finditer(variant)]
+        assert found == [(m.span(), m.group(1) is None) for m in _PLAIN_CONTEXT.finditer(variant)]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "alternatives", "group_end"),
+    [(r"(?:a|b)c|d", ["(?:a|b)c", "d"], 6), (r"[|(]x|\(|y", ["[|(]x", r"\(", "y"], 4), (r"(a(b)|c)|", ["(a(b)|c)", ""], 7), ("((", ["(("], -1)],
+)
+def test_top_level_alternatives_and_group_ends_skip_escapes_and_classes(pattern: str, alternatives: list[str], group_end: int) -> None:
+    assert intake._split_alternatives(pattern) == alternatives and intake._group_end(pattern) == group_end

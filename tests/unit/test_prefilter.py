@@ -58,6 +58,7 @@ def test_triage_is_the_same_without_the_prefilter(monkeypatch) -> None:
     tickets += _mutated(tickets)
     with_prefilter = _triage(tickets)
     monkeypatch.setattr(prefilter.PatternSet, "_found", lambda self, text: None)  # every pattern runs
+    monkeypatch.setattr(prefilter.WordStarts, "starts", lambda self, list_id, text: None)  # every position is tried
     assert _triage(tickets) == with_prefilter
 
 
@@ -84,6 +85,50 @@ def test_every_match_is_reported(parts: list[str]) -> None:
 
 
 REGISTERED = _registered()
+
+
+def _word_list_scans() -> list[intake.WordScan]:
+    policy = Policy()
+    env_words = {w.lower(): env for env, words in policy.environments.aliases.items() for w in words}
+    scans = [intake._words_pattern(s.keywords, plural=True) for s in policy.services.types]
+    return scans + [intake._words_pattern(env_words), intake._words_pattern(("auto scaling", "x-ray", "本番", "k8s"), plural=True)]
+
+
+WORD_LIST_SCANS = _word_list_scans()
+LISTED = sorted({w for scan in WORD_LIST_SCANS for w in re.split(r"\\s\+|\|", scan._slow.pattern) if w.isalnum()})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(LISTED), st.sampled_from(["auto  scaling", "auto\nscalings", "x-rays", "本番環境"]),
+                          st.sampled_from(ODD), st.sampled_from([" ", "\n", "-", ".", "_", "s", "ss", "İ", "ﬀ"]),
+                          st.text(max_size=3)), max_size=25),
+       st.integers(0, 40), st.integers(0, 400))  # fmt: skip
+def test_word_lists_match_the_same_from_reported_starts_only(parts: list[str], pos: int, endpos: int) -> None:
+    text = "".join(parts)
+    for variant in (text, text.upper(), text.title()):
+        for scan in WORD_LIST_SCANS:
+            assert scan._words is not None  # a literal word list: positions come from WORD_STARTS
+            fast = [(hit.span(), hit.group()) for hit in scan.finditer(variant, pos, endpos)]
+            every_position = [(hit.span(), hit.group()) for hit in _without_starts(scan.finditer, variant, pos, endpos)]
+            assert fast == every_position, (scan._slow.pattern[:60], variant)
+
+
+def _without_starts(finditer, *args) -> list:
+    starts, prefilter.WordStarts.starts = prefilter.WordStarts.starts, lambda self, list_id, text: None
+    try:
+        return list(finditer(*args))
+    finally:
+        prefilter.WordStarts.starts = starts
+
+
+def test_word_starts_are_every_position_a_listed_word_can_start() -> None:
+    starts = prefilter.WordStarts()
+    services = starts.add(("ec2", "auto scaling", "instances", "instance"), "^a-z0-9")
+    text = " ec2 auto\tscaling, instances xec2 本番"
+    assert starts.starts(services, text) == [0, 4, 18]
+    later = starts.add(("本番", "prod"), "^a-z0-9")  # a list added after this text was scanned
+    assert starts.starts(later, text) == [33] and starts.starts(services, text) == [0, 4, 18]
+    assert starts.starts(services, "\u0130 ec2") is None  # a character Hyperscan cannot judge: try every position
 
 
 def test_hyperscan_form_only_widens() -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from include.itsm.domain.adf import to_plain_text
 from include.itsm.domain.policy import Policy
-from include.itsm.domain.prefilter import PatternSet
+from include.itsm.domain.prefilter import PatternSet, WordStarts
 from include.itsm.domain.ticket import Ticket
 
 QUOTE_LIMIT = 120  # characters of supporting text kept per span
@@ -146,6 +146,7 @@ def _spans_of(keep: list[tuple[int, int]], drop: list[tuple[int, int]], end: int
 _MARKUP = PatternSet()  # the raw summary and description
 _TEXT = PatternSet()  # the normalised ticket text
 WORDS = PatternSet()  # lower-cased views (WordScan)
+WORD_STARTS = WordStarts()  # lower-cased views, for WordScans of literal word lists
 
 _QUOTE_MARK = "-----Original Message-----"
 _HTML_HINT = _MARKUP.guarded(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
@@ -279,33 +280,10 @@ def _lowered(text: str) -> str | None:
     return low
 
 
-def _split_alternatives(alternatives: str) -> list[str]:
-    """Top-level `|` alternatives of a pattern (not inside groups or classes)."""
-    parts, depth, in_class, escaped, start = [], 0, False, False, 0
-    for i, char in enumerate(alternatives):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(alternatives[start:i])
-            start = i + 1
-    parts.append(alternatives[start:])
-    return parts
-
-
-def _group_end(part: str) -> int:
-    """Index of the parenthesis closing the group `part` starts with (-1 if unbalanced)."""
-    depth, escaped, in_class = 0, False, False
-    for i, char in enumerate(part):
+def _structure(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) for each character outside escapes and classes."""
+    depth, in_class, escaped = 0, False, False
+    for i, char in enumerate(pattern):
         if escaped:
             escaped = False
         elif char == "\\":
@@ -316,9 +294,18 @@ def _group_end(part: str) -> int:
             in_class = True
         else:
             depth += (char == "(") - (char == ")")
-            if depth == 0:
-                return i
-    return -1
+            yield i, char, depth
+
+
+def _split_alternatives(alternatives: str) -> list[str]:
+    """Top-level `|` alternatives of a pattern (not inside groups or classes)."""
+    cuts = [i for i, char, depth in _structure(alternatives) if char == "|" and depth == 0]
+    return [alternatives[start + 1 : end] for start, end in zip([-1, *cuts], [*cuts, len(alternatives)])]
+
+
+def _group_end(part: str) -> int:
+    """Index of the parenthesis closing the group `part` starts with (-1 if unbalanced)."""
+    return next((i for i, _, depth in _structure(part) if depth == 0), -1)
 
 
 def _distributed(part: str) -> list[str]:
@@ -361,7 +348,10 @@ class WordScan:
     scan when lower-casing would change the text's length (offsets must stay true).
     """
 
-    def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9") -> None:
+    def __init__(self, alternatives: str, left: str = "a-z0-9", right: str = "a-z0-9", words: tuple[str, ...] = ()) -> None:
+        """`words`, if given, are the literal words `alternatives` is made of (a space standing
+        for any whitespace, optional suffixes after them): the scan then only tries the positions
+        `WORD_STARTS` reports for them."""
         if re.search(r"(?<!\\)[A-Z]", alternatives.replace("\\", "")):
             raise ValueError(f"WordScan alternatives must be lower case: {alternatives[:60]!r}")
         parts = [whole for part in _split_alternatives(alternatives) for whole in _distributed(part)]
@@ -369,6 +359,7 @@ class WordScan:
         ahead = f"(?=[{re.escape(first)}])" if first else ""  # one test rejects most boundaries
         self.pattern = WORDS.guarded(rf"[^{left}]{ahead}((?:{trie}))(?![{right}])")
         self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)  # rare texts: not prefiltered
+        self._words = WORD_STARTS.add(words, f"^{left}") if words else None
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
         endpos = len(text) if endpos is None else min(endpos, len(text))
@@ -377,8 +368,19 @@ class WordScan:
             for m in self._slow.finditer(text, pos, endpos):
                 yield Hit(m.start(1), m.end(1), text)
             return
-        for m in self.pattern.finditer(low, pos, endpos + 1):
-            yield Hit(m.start(1) - 1, m.end(1) - 1, text)
+        starts = None if self._words is None else WORD_STARTS.starts(self._words, low)
+        if starts is None:
+            for m in self.pattern.finditer(low, pos, endpos + 1):
+                yield Hit(m.start(1) - 1, m.end(1) - 1, text)
+            return
+        match, resume = self.pattern.pattern.match, pos  # what finditer does, at the only positions that can match
+        for start in starts:
+            if start > endpos:
+                return
+            m = match(low, start, endpos + 1) if start >= resume else None
+            if m:
+                yield Hit(m.start(1) - 1, m.end(1) - 1, text)
+                resume = m.end()
 
     def search(self, text: str, pos: int = 0, endpos: int | None = None) -> Hit | None:
         return next(self.finditer(text, pos, endpos), None)
@@ -386,9 +388,11 @@ class WordScan:
 
 # --------------------------------------------------------------------------- accounts
 
+# The first digit comes first (the look-behinds follow it, one character wider): a pattern that
+# starts with a character class lets the engine skip to the next digit at C speed.
 _ACCOUNT = _TEXT.guarded(
-    r"(?=\d)(?<![\w+.,])(?<!\d[ -])"
-    r"(?:\d{12}|\d{4}-\d{4}-\d{4}|\d{4} \d{4} \d{4}|\d{3} \d{3} \d{3} \d{3}|\d{3}-\d{3}-\d{3}-\d{3})"
+    r"\d(?<![\w+.,]\d)(?<!\d[ -]\d)"
+    r"(?:\d{11}|\d{3}-\d{4}-\d{4}|\d{3} \d{4} \d{4}|\d{2} \d{3} \d{3} \d{3}|\d{2}-\d{3}-\d{3}-\d{3})"
     r"(?![\w]|[.,]\d|[ -]\d)"
 )
 _DECOY_WORDS = (
@@ -400,7 +404,11 @@ _DECOY_WORDS = (
     r"licen[cs]e|policy number|employee|staff|patient|student|nhi|imei|vin|text|ring|reach|contact"
 )
 _ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
-_CONTEXT_WORD = re.compile(rf"(?<![a-z-])(?:({_ACCOUNT_WORDS})|({_DECOY_WORDS}))(?![a-z-])", re.I)
+_CONTEXT_WORD = re.compile(  # each list as a trie on its first letters (see _by_first_letter)
+    rf"(?<![a-z-])(?:({_by_first_letter(_split_alternatives(_ACCOUNT_WORDS))[0]})"
+    rf"|({_by_first_letter(_split_alternatives(_DECOY_WORDS))[0]}))(?![a-z-])",
+    re.I,
+)
 # A decoy word names the number only when it stands right before it ("PO #", "order no.").
 # "call me on", "reach us at": a pronoun and a preposition may stand between.
 _DECOY_GAP = re.compile(
@@ -666,7 +674,7 @@ def _words_scan(words: tuple[str, ...], plural: bool) -> WordScan:
     alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True)
     # Top-level alternatives (`ab?|cd?`, the same tries in the same order as `(?:a|c)s?`) so that
     # WordScan can group them by first letter.
-    return WordScan("|".join(a + ("s?" if plural else "") for a in alternatives))
+    return WordScan("|".join(a + ("s?" if plural else "") for a in alternatives), words=words)
 
 
 def _resource_service(resource: Extracted) -> str | None:

@@ -261,3 +261,75 @@ class Guarded:
     def sub(self, repl, text: str) -> str:
         return self.pattern.sub(repl, text) if self.possible(text) else text
 
+
+class WordStarts:
+    """Where the words of many word lists can start in a text, from one exact Hyperscan scan.
+
+    A caller that looks for whole words of several lists (the policy's service keywords, say)
+    would otherwise scan the text once per list with `re`; with the positions a list's words can
+    start at, it runs its own regex only there (`pattern.match`), which finds the same matches.
+    Each word is registered as the part every match starts with (a boundary character, then the
+    word up to its first space): a fixed length, so a match ending at `e` starts at `e - length`.
+    The scan runs in Hyperscan's normal mode and so reports every such prefix; non-ASCII
+    characters are widened as in `hyperscan_source`, so the positions can only be too many.
+    `starts` is None where Hyperscan is missing or cannot judge the text (run the regex)."""
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._expressions: list[tuple[int, str, int]] = []  # (list id, Python source, match length)
+        self._lock = threading.Lock()
+        self._database: tuple = (None, 0, 0)  # (database, expressions and lists it covers)
+        self._local = threading.local()  # per thread: scratch space and the latest answer
+
+    def add(self, words: tuple[str, ...], boundary: str) -> int:
+        """Id of the list of lower-case `words`, each to be preceded by a character of class `boundary`."""
+        prefixes = tuple(sorted({word.split(" ")[0] for word in words}))
+        with self._lock:
+            key = (boundary, prefixes)
+            if key not in self._lists:
+                list_id = self._lists[key] = len(self._lists)
+                self._expressions += [(list_id, f"[{boundary}]{re.escape(p)}", len(p) + 1) for p in prefixes]
+            return self._lists[key]
+
+    def starts(self, list_id: int, text: str) -> list[int] | None:
+        """Sorted positions of `text` where a match of list `list_id` can start."""
+        local = self._local
+        seen, lists, covered = getattr(local, "last", (None, None, 0))
+        if seen is not text or list_id >= covered:
+            database, expression_count, covered = self._database
+            if expression_count < len(self._expressions):
+                database, _, covered = self._compile()
+            lists = self._scan(database, text)
+            local.last = (text, lists, covered)
+        return None if lists is None else lists.get(list_id, [])
+
+    def _scan(self, database, text: str) -> dict[int, list[int]] | None:
+        data = _scan_bytes(text) if database is not None else None
+        if data is None:
+            return None
+        local, expressions = self._local, self._expressions
+        if getattr(local, "database", None) is not database:
+            local.database, local.scratch = database, hyperscan.Scratch(database)
+        found: dict[int, set[int]] = {}
+
+        def on_match(expression: int, _start: int, end: int, *_) -> None:
+            list_id, _, length = expressions[expression]
+            found.setdefault(list_id, set()).add(end - length)
+
+        database.scan(data, match_event_handler=on_match, scratch=local.scratch)
+        return {list_id: sorted(starts) for list_id, starts in found.items()}
+
+    def _compile(self) -> tuple:
+        with self._lock:
+            expressions, database = list(self._expressions), None
+            if hyperscan is not None:
+                database = hyperscan.Database()
+                try:
+                    database.compile(
+                        expressions=[hyperscan_source(source).encode("latin-1") for _, source, _ in expressions],
+                        ids=list(range(len(expressions))), elements=len(expressions), flags=0,
+                    )
+                except hyperscan.error:
+                    database = None  # every list is scanned with `re`
+            self._database = (database, len(expressions), len(self._lists))
+            return self._database
