@@ -2,7 +2,11 @@
 
 A FastAPI app mounted by the api-server at `/itsm-bridge` plus a nav entry ("ITSM Bridge",
 Browse menu) that embeds it. It only serves what the evidence store holds
-(`_bridge/<date>/report.html|.csv|.json`); no logic.
+(`_bridge/<date>/report.html|.csv|.json` under each customer's evidence root); no logic.
+
+Routes: `/` (the latest report; with several customers, a page listing them), `/customers`,
+`/reports` and `/<date>/<file>` (the first customer), and `/customers/<id>/`,
+`/customers/<id>/reports`, `/customers/<id>/<date>/<file>` for any configured customer.
 
 Authentication: Airflow does NOT protect plugin FastAPI apps. Every request must carry the
 caller's Airflow JWT, either as `Authorization: Bearer <token>` (API clients) or as the `_token`
@@ -13,6 +17,7 @@ expiry, audience, revocation, user deserialisation); anything else is refused wi
 
 from __future__ import annotations
 
+import html
 import re
 
 from airflow.plugins_manager import AirflowPlugin
@@ -42,47 +47,96 @@ async def airflow_user(request: Request):
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
-def _bridge_root():
+def _bridge_root(customer_id: str | None):
+    """`_bridge` in the customer's evidence (the first customer's when None); 404 for an unknown id."""
     from airflow.sdk import ObjectStoragePath
 
-    from include.itsm.config import settings
+    from include.itsm.config import ConfigError, settings
 
-    return ObjectStoragePath(settings().evidence_root()) / "_bridge"  # the (first) customer's evidence
+    config = settings()
+    try:
+        customer = config.customer(customer_id)
+    except ConfigError:
+        raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}") from None
+    return ObjectStoragePath(config.evidence_root(customer)) / "_bridge"
 
 
-def _dates() -> list[str]:
-    root = _bridge_root()
+def _dates(customer_id: str | None) -> list[str]:
+    root = _bridge_root(customer_id)
     if not root.exists():
         return []
     return sorted((p.name for p in root.iterdir() if _DATE.match(p.name) and (p / "report.html").exists()),
                   reverse=True)  # fmt: skip
 
 
+def _customers() -> list[tuple[str, str]]:
+    from include.itsm.config import settings
+
+    return [(customer.id, customer.name) for customer in settings().customers]
+
+
 app = FastAPI(title="ITSM Bridge", dependencies=[Depends(airflow_user)])
+
+
+def _page(body: str) -> HTMLResponse:
+    return HTMLResponse(f"<!DOCTYPE html><html><body><h1>ITSM Bridge</h1>{body}</body></html>")
+
+
+def _latest(customer_id: str | None, prefix: str):
+    dates = _dates(customer_id)
+    if not dates:
+        return _page("<p>No bridge report yet: the itsm_pattern_bridge DAG writes one per day.</p>")
+    return RedirectResponse(url=f"{prefix}/{dates[0]}/report.html", status_code=307)
 
 
 @app.get("/", response_class=HTMLResponse)
 def latest():
-    dates = _dates()
-    if not dates:
-        return HTMLResponse("<!DOCTYPE html><html><body><h1>ITSM Bridge</h1><p>No bridge report yet: the "
-                            "itsm_pattern_bridge DAG writes one per day.</p></body></html>")  # fmt: skip
-    return RedirectResponse(url=f"{URL_PREFIX}/{dates[0]}/report.html", status_code=307)
+    """The latest report; with several customers, first the choice of customer."""
+    customers = _customers()
+    if len(customers) == 1:
+        return _latest(None, URL_PREFIX)
+    items = "".join(f'<li><a href="{URL_PREFIX}/customers/{cid}/">{html.escape(name)}</a> ({cid})</li>'
+                    for cid, name in customers)  # ids are [A-Za-z0-9_-] (configuration), names escaped
+    return _page(f"<p>Reports by customer:</p><ul>{items}</ul>")
+
+
+@app.get("/customers")
+def customers():
+    return JSONResponse({"customers": [{"id": cid, "name": name} for cid, name in _customers()]})
 
 
 @app.get("/reports")
 def reports():
-    return JSONResponse({"dates": _dates()})
+    return JSONResponse({"dates": _dates(None)})
+
+
+@app.get("/customers/{customer_id}/", response_class=HTMLResponse)
+def customer_latest(customer_id: str):
+    return _latest(customer_id, f"{URL_PREFIX}/customers/{customer_id}")
+
+
+@app.get("/customers/{customer_id}/reports")
+def customer_reports(customer_id: str):
+    return JSONResponse({"customer": customer_id, "dates": _dates(customer_id)})
+
+
+def _report_file(customer_id: str | None, date: str, name: str):
+    if not _DATE.match(date) or name not in _FILES:
+        raise HTTPException(status_code=404, detail="no such report")
+    path = _bridge_root(customer_id) / date / name
+    if not path.exists():
+        raise HTTPException(status_code=404, detail=f"no {name} for {date}")
+    return PlainTextResponse(path.read_text(), media_type=_FILES[name])
+
+
+@app.get("/customers/{customer_id}/{date}/{name}")
+def customer_report_file(customer_id: str, date: str, name: str):
+    return _report_file(customer_id, date, name)
 
 
 @app.get("/{date}/{name}")
 def report_file(date: str, name: str):
-    if not _DATE.match(date) or name not in _FILES:
-        raise HTTPException(status_code=404, detail="no such report")
-    path = _bridge_root() / date / name
-    if not path.exists():
-        raise HTTPException(status_code=404, detail=f"no {name} for {date}")
-    return PlainTextResponse(path.read_text(), media_type=_FILES[name])
+    return _report_file(None, date, name)
 
 
 class ItsmBridgePlugin(AirflowPlugin):
