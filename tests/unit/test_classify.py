@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from include.itsm.domain import classify as classify_module
 from include.itsm.domain.classify import classify, lint_labels, priority_of
 from include.itsm.domain.discovery_summary import DiscoverySummary
 from include.itsm.domain.intake import extract
@@ -130,3 +134,25 @@ def test_ticket_type_general_rules(summary: str, description: str, ticket_type: 
 
 def test_az_outage_reported_by_aws_health_is_infra_failure() -> None:
     assert run("EFS timeouts", "Started after AWS health event: AZ outage in apse2-az2.").rca == "infra-failure"
+
+
+_LOOKBEHIND_WORDS = ["not", "no", "n't", "ruled out", "unlikely", "whether", "might", "maybe", "possibly", "could it be", "suspected",
+                     "perhaps", "if", "unsure", "unknown", "or", "checking for", "prevent", "avoid", "looking for", "any", "without",
+                     "minimise", "zero", "not expecting", "expect no", "the", "bug"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LOOKBEHIND_WORDS), st.sampled_from([" ", "\n", ".", "?", "-", "_", "\u0130", "\u0131", "\u017f",
+                                                                                  "\u212a", "é", "ß", "ﬀ", "ダ", "NOT", "Any"]),
+                          st.text(max_size=3)), max_size=25),
+       st.integers(0, 80))  # fmt: skip
+def test_negation_patterns_with_first_letter_look_ahead_match_as_their_plain_forms(parts: list[str], back: int) -> None:
+    text = "".join(parts)
+    for pattern in (classify_module._NEGATED_DISRUPTION, classify_module._HEDGE_BEFORE):
+        plain = re.compile(pattern.pattern[pattern.pattern.index("]") + 2 :], re.I)  # without the leading (?=[...])
+        assert plain.pattern.startswith("(?:")
+        for variant in (text, text.upper()):
+            for end in range(len(variant) + 1):
+                start = max(0, end - back)
+                found, expected = pattern.search(variant, start, end), plain.search(variant, start, end)
+                assert (found and found.span()) == (expected and expected.span()), (pattern.pattern[:40], variant, end)

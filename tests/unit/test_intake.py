@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -9,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.itsm.devstack.demo.org import ACCOUNTS
-from include.itsm.domain import intake
+from include.itsm.domain import intake, prefilter
 from include.itsm.domain.intake import extract
-from include.itsm.domain.policy import Policy
+from include.itsm.domain.policy import EnvironmentAliases, Policy
 from include.itsm.domain.ticket import Ticket
 
 ORG = {a.account_id for a in ACCOUNTS}
@@ -157,12 +158,16 @@ _CONTEXT_SAMPLES = [w.replace("\\", "").replace("[cs]", "s") for w in intake._sp
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(_CONTEXT_SAMPLES), st.sampled_from(["1234", "5", " ", "-", ".", ",", "+", "_", "s", "\u212a", "\u017f", "\u0130", "١", "１"]),
+@given(st.lists(st.one_of(st.sampled_from(_CONTEXT_SAMPLES), st.sampled_from(["123456789012", "1234-5678-9012", "123 456 789 012", "1234", "5", " ", "-", ".", ",", "+", "_", "s", "\u212a", "\u017f", "\u0130", "١", "１", "١٢٣٤", "é", "\xa0", "ダ"]),
                           st.text(max_size=3)), max_size=30))  # fmt: skip
 def test_rewritten_account_and_context_patterns_match_as_their_plain_forms(parts: list[str]) -> None:
     text = "".join(parts)
     for variant in (text, text.upper()):
-        assert [m.span() for m in intake._ACCOUNT.pattern.finditer(variant)] == [m.span() for m in _PLAIN_ACCOUNT.finditer(variant)]
+        plain = [m.span() for m in _PLAIN_ACCOUNT.finditer(variant)]
+        assert [m.span() for m in intake._ACCOUNT.finditer(variant)] == plain
+        starts = intake.ID_STARTS.starts(intake._ACCOUNT_STARTS, variant)
+        if starts is not None:  # Hyperscan judged the text: its anchors hold every account's start
+            assert [m.span() for m in prefilter.matches_at(intake._ACCOUNT, variant, starts)] == plain
         found = [(m.span(), m.group(1) is None) for m in intake._CONTEXT_WORD.finditer(variant)]
         assert found == [(m.span(), m.group(1) is None) for m in _PLAIN_CONTEXT.finditer(variant)]
 
@@ -173,3 +178,96 @@ def test_rewritten_account_and_context_patterns_match_as_their_plain_forms(parts
 )
 def test_top_level_alternatives_and_group_ends_skip_escapes_and_classes(pattern: str, alternatives: list[str], group_end: int) -> None:
     assert intake._split_alternatives(pattern) == alternatives and intake._group_end(pattern) == group_end
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["> quoted", ">", " ", "\t", "\n", "x" * 16, "On Tue wrote:\n", "-----Original Message-----\n",
+                                           "\u0130", "\u017f", "\u212a", "é", "ダ"]), st.text(max_size=3)), max_size=25))  # fmt: skip
+def test_quoted_lines_are_found_as_by_the_plain_scan(parts: list[str]) -> None:
+    view = intake._ticket_text(Ticket(key="OPS-1", summary="s", description="".join(parts)))
+    body = view.summary_end + 1
+    assert view.quoted == tuple(m.span() for m in intake._QUOTED_LINE.finditer(view.text, body, view.history_from))
+
+
+def test_environment_words_follow_the_policy_alias_table() -> None:
+    ticket = Ticket(key="OPS-1", summary="Outage in live-eu", description="nothing else")
+    live = Policy(environments=EnvironmentAliases(aliases={"prod": ("live-eu",), "dev": ("dev",)}))
+    assert extract(ticket, Policy()).environment is None
+    assert extract(ticket, live).environment == "prod"
+    renamed = Policy(environments=EnvironmentAliases(aliases={"prod": ("prd",), "dev": ("live-eu",)}))
+    assert extract(ticket, renamed).environment == "dev"  # a table with other contents: other words
+
+
+def _with_kind(dashes, text: str) -> list[tuple[int, int]]:
+    """The dash matches the resource scan takes: those with an EC2 kind just before them."""
+    reach = intake._EC2_KIND_REACH
+    return [d.span() for d in dashes if intake._EC2_KIND_BEFORE.search(text, max(0, d.start() - reach), d.start())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([*intake._EC2_KINDS, "i-0123abcd", "TGW-ATTACH-0a1b2c3d", "Vol-abc", "sg-", "0123abcd", "0a1b2c3d4e5f67890", "abc", "-", "_", " ",
+                                           "\n", "x", "9", "\u0130", "\u0131", "\u017f", "\u212a", "é", "ダ", "１"]),
+                          st.text(max_size=3)), max_size=25))  # fmt: skip
+def test_ec2_dashes_from_reported_starts_are_those_of_the_plain_scan(parts: list[str]) -> None:
+    text = "".join(parts)
+    for variant in (text, text.upper()):
+        assert _with_kind(intake._anchored(intake._EC2_DASH, intake._EC2_STARTS, variant), variant) == _with_kind(
+            intake._EC2_DASH.finditer(variant), variant
+        )
+
+
+_PLAIN_WIKI = (  # _normalise's wiki steps as first written: the rewrite for speed must give the same text
+    (re.compile(r"\{quote\}|^bq\. ", re.M), f"\n{intake._QUOTE_MARK}\n"), (intake._WIKI_MACRO, " "), (intake._WIKI_LINK, r"\1 \2"),
+    (re.compile(r"^h[1-6]\. ", re.M), ""), (re.compile(r"\{\{|\}\}"), " "),
+)  # fmt: skip
+
+
+def _plain_normalise(raw: str) -> str:
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    if intake._HTML_HINT.search(text):
+        text = intake._HTML_DROP.sub(" ", text)
+        text = intake._HTML_BLOCKQUOTE.sub(f"\n{intake._QUOTE_MARK}\n", text)
+        text = intake._HTML_BREAK.sub("\n", text)
+        text = intake._HTML_CELL.sub(" | ", text)
+        text = intake._HTML_TAG.sub(" ", text)
+        text = html.unescape(text)
+    for pattern, replacement in _PLAIN_WIKI:
+        text = pattern.sub(replacement, text)
+    return text.replace("\u00a0", " ")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["{quote}", "bq. ", "h1. ", "h7. ", "H2. ", "h", "\n", "\r\n", "\r", "{{", "}}", "{", "}", "{{{",
+                                           "[a|b]", "[", "|", "]", "{code:java}", "{noformat}", "<p>", "<br/>", "<td>", "&amp;",
+                                           "&#123;&#123;", "&#10;bq. ", "x", " ", ".", "\u0130", "\u017f", "\u212a", "é", "\xa0", "ダ"]),
+                          st.text(max_size=3)), max_size=30))  # fmt: skip
+def test_markup_is_normalised_as_by_the_plain_steps(parts: list[str]) -> None:
+    raw = "".join(parts)
+    assert intake._normalise(raw) == _plain_normalise(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["rds", "RDS ", "aurora", "db", "Database", "database", " instance", " cluster", " name", ":", "=",
+                                           " orders-db", "db orders", "x", "0", "-", "_", " ", "\n", "\u0130", "\u0131", "\u017f",
+                                           "\u212a", "é", "ダ", "１"]),
+                          st.text(max_size=3)), max_size=25))  # fmt: skip
+def test_database_names_from_reported_starts_are_those_of_the_plain_scan(parts: list[str]) -> None:
+    text = "".join(parts)
+    for variant in (text, text.upper()):
+        anchored = [m.span(2) for m in intake._anchored(intake._RDS_NAMED, intake._RDS_STARTS, variant)]
+        assert anchored == [m.span(2) for m in intake._RDS_NAMED.finditer(variant)]
+
+
+_PLAIN_HISTORY_START = re.compile("^" + intake._HISTORY_START.pattern.pattern.removeprefix("\\n"), re.I | re.M)  # as first written
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["-----Original Message-----", "-- original message --", "On Tue, Bob wrote:", "on x WROTE:",
+                                           "From: a\nSent:", "From: b\n date:", "_" * 20, "\n", " ", "\t", "\r", "x", "wrote:", "\u0130",
+                                           "\u017f", "\u212a", "é", "ダ"]),
+                          st.text(max_size=3)), max_size=25),
+       st.sampled_from(["s", "", "\n"]))  # fmt: skip
+def test_history_starts_where_the_plain_pattern_finds_it(parts: list[str], summary: str) -> None:
+    view = intake._ticket_text(Ticket(key="OPS-1", summary=summary, description="".join(parts)))
+    plain = _PLAIN_HISTORY_START.search(view.text, view.summary_end + 1)
+    assert view.history_from == (plain.start() if plain else len(view.text))

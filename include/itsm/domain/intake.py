@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from include.itsm.domain.adf import to_plain_text
 from include.itsm.domain.policy import Policy
-from include.itsm.domain.prefilter import PatternSet, WordStarts
+from include.itsm.domain.prefilter import Guarded, PatternSet, WordStarts, matches_at
 from include.itsm.domain.ticket import Ticket
 
 QUOTE_LIMIT = 120  # characters of supporting text kept per span
@@ -143,31 +143,36 @@ def _spans_of(keep: list[tuple[int, int]], drop: list[tuple[int, int]], end: int
 
 
 # Prefilters (include/itsm/domain/prefilter.py), one per kind of text the patterns read.
-_MARKUP = PatternSet()  # the raw summary and description
 _TEXT = PatternSet()  # the normalised ticket text
 WORDS = PatternSet()  # lower-cased views (WordScan)
 WORD_STARTS = WordStarts()  # lower-cased views, for WordScans of literal word lists
 
+# Markup is not prefiltered: each replacement that changes the text would cost a Hyperscan scan
+# of the new text, while these patterns start with a literal the engine finds at C speed (or are
+# run only when a string every match holds is present).
 _QUOTE_MARK = "-----Original Message-----"
-_HTML_HINT = _MARKUP.guarded(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
-_HTML_DROP = _MARKUP.guarded(r"<(script|style)\b[^>]{0,500}>.{0,100000}?</\1\s*>", re.I | re.S)
-_HTML_BLOCKQUOTE = _MARKUP.guarded(r"<blockquote\b[^>]{0,500}>", re.I)
-_HTML_BREAK = _MARKUP.guarded(r"<(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr)\b[^>]{0,500}>", re.I)
-_HTML_CELL = _MARKUP.guarded(r"</?t[dh]\b[^>]{0,500}>", re.I)
-_HTML_TAG = _MARKUP.guarded(r"</?[a-zA-Z][^<>]{0,500}>")
-_WIKI_QUOTE = _MARKUP.guarded(r"\{quote\}|^bq\. ", re.M)
-_WIKI_MACRO = _MARKUP.guarded(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{0,300})?\}")
-_WIKI_LINK = _MARKUP.guarded(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
-_WIKI_HEADING = _MARKUP.guarded(r"^h[1-6]\. ", re.M)
-_WIKI_MONO = _MARKUP.guarded(r"\{\{|\}\}")
+_HTML_HINT = re.compile(r"<(?:p|br|div|span|html|body|table|td|li|blockquote|b|i|a)\b", re.I)
+_HTML_DROP = re.compile(r"<(script|style)\b[^>]{0,500}>.{0,100000}?</\1\s*>", re.I | re.S)
+_HTML_BLOCKQUOTE = re.compile(r"<blockquote\b[^>]{0,500}>", re.I)
+_HTML_BREAK = re.compile(r"<(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr)\b[^>]{0,500}>", re.I)
+_HTML_CELL = re.compile(r"</?t[dh]\b[^>]{0,500}>", re.I)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
+_WIKI_QUOTE = re.compile(r"\{quote\}|^bq\. ", re.M)  # run only where "{quote}" or "bq. " stands
+_WIKI_MACRO = re.compile(r"\{(?:code|noformat|panel|color|quote)(?::[^}\n]{0,300})?\}")
+_WIKI_LINK = re.compile(r"\[([^|\]\n]{0,300})\|([^\]\n]{0,2000})\]")
+_WIKI_HEADING = re.compile(r"h(?<![^\n]h)[1-6]\. ")  # `^h[1-6]\. ` (multi-line) with the literal first
+# A history header starts a line: the newline before it comes first in the pattern, a literal
+# the engine skips to (a leading `^` would be tried at every position).
 _HISTORY_START = _TEXT.guarded(
-    r"^\s*(?:-{2,}\s*Original Message\s*-{2,}"
+    r"\n\s*(?:-{2,}\s*Original Message\s*-{2,}"
     r"|On\b.{1,300}\bwrote:\s*$"
     r"|From:\s.{1,300}\n\s*(?:Sent|Date):"  # `.` stops at the line's end: the header's next line
     r"|_{20,}\s*$)",
     re.I | re.M,
 )
-_QUOTED_LINE = _TEXT.guarded(r"^[ \t]*>.*$", re.M)
+# Run only where a `>` stands (see _ticket_text), not prefiltered: Hyperscan 0.9.1 misses this
+# pattern on a last line `>` after a long line, whatever the database around it.
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.M)
 # Lines that address the system instead of describing a problem. Each pattern starts with a
 # look-ahead on its possible first letters: the engine then skips most positions at C speed.
 _INJECTION = _TEXT.guarded(
@@ -193,8 +198,11 @@ def _adf_or_text(ticket: Ticket) -> str:
 
 
 def _normalise(raw: str) -> str:
-    """Plain text from wiki markup or HTML; quoted blocks become an e-mail history marker."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    """Plain text from wiki markup or HTML; quoted blocks become an e-mail history marker.
+
+    A step is skipped when a string every match holds is absent: `in` (a memchr for one
+    character) is far cheaper than the regex engine's walk over the text."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n") if "\r" in raw else raw
     if _HTML_HINT.search(text):
         text = _HTML_DROP.sub(" ", text)
         text = _HTML_BLOCKQUOTE.sub(f"\n{_QUOTE_MARK}\n", text)
@@ -202,11 +210,16 @@ def _normalise(raw: str) -> str:
         text = _HTML_CELL.sub(" | ", text)
         text = _HTML_TAG.sub(" ", text)
         text = html.unescape(text)
-    text = _WIKI_QUOTE.sub(f"\n{_QUOTE_MARK}\n", text)
-    text = _WIKI_MACRO.sub(" ", text)
-    text = _WIKI_LINK.sub(r"\1 \2", text)
+    if "{quote}" in text or "bq. " in text:
+        text = _WIKI_QUOTE.sub(f"\n{_QUOTE_MARK}\n", text)
+    if "{" in text:
+        text = _WIKI_MACRO.sub(" ", text)
+    if "|" in text:
+        text = _WIKI_LINK.sub(r"\1 \2", text)
     text = _WIKI_HEADING.sub("", text)
-    return _WIKI_MONO.sub(" ", text).replace("\u00a0", " ")
+    if "{" in text or "}" in text:  # monospace marks become spaces: what `\{\{|\}\}` would do, faster
+        text = text.replace("{{", " ").replace("}}", " ")
+    return text.replace("\u00a0", " ")
 
 
 _LAST_TEXT: list = [None, None, None]  # (summary, description) of the last ticket read, and its TicketText
@@ -230,9 +243,10 @@ def _ticket_text(ticket: Ticket) -> TicketText:
     summary = _normalise(ticket.summary).replace("\n", " ")
     text = f"{summary}\n{_normalise(_adf_or_text(ticket))}"
     body = len(summary) + 1
-    first = _HISTORY_START.search(text, body)
-    history_from = first.start() if first else len(text)
-    quoted = tuple(m.span() for m in _QUOTED_LINE.finditer(text, body, history_from))
+    first = _HISTORY_START.search(text, body - 1)  # from the summary's newline: the body's first line counts
+    history_from = first.start() + 1 if first else len(text)
+    # Every quoted line holds a `>`: without one the scan (whose `^` is tried at each position) is skipped.
+    quoted = tuple(m.span() for m in _QUOTED_LINE.finditer(text, body, history_from)) if text.find(">", body, history_from) >= 0 else ()
     ignored = tuple(sorted({_line_around(text, *m.span()) for p in (_INJECTION, _ROLE_PLAY) for m in p.finditer(text)}))
     return TicketText(text=text, summary_end=len(summary), history_from=history_from, quoted=quoted, ignored=ignored)
 
@@ -357,9 +371,12 @@ class WordScan:
         parts = [whole for part in _split_alternatives(alternatives) for whole in _distributed(part)]
         trie, first = _by_first_letter(parts)
         ahead = f"(?=[{re.escape(first)}])" if first else ""  # one test rejects most boundaries
-        self.pattern = WORDS.guarded(rf"[^{left}]{ahead}((?:{trie}))(?![{right}])")
+        regex = re.compile(rf"[^{left}]{ahead}((?:{trie}))(?![{right}])")
         self._slow = re.compile(rf"(?<![{left}])((?:{alternatives}))(?![{right}])", re.I)  # rare texts: not prefiltered
         self._words = WORD_STARTS.add(words, f"^{left}") if words else None
+        # A word list runs only at the starts WORD_STARTS reports, or (Hyperscan missing or unable
+        # to judge the text) everywhere: in the WORDS prefilter it would only cost a scan.
+        self.pattern: re.Pattern[str] | Guarded = regex if words else Guarded(regex, WORDS)
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Hit]:
         endpos = len(text) if endpos is None else min(endpos, len(text))
@@ -370,17 +387,11 @@ class WordScan:
             return
         starts = None if self._words is None else WORD_STARTS.starts(self._words, low)
         if starts is None:
-            for m in self.pattern.finditer(low, pos, endpos + 1):
-                yield Hit(m.start(1) - 1, m.end(1) - 1, text)
-            return
-        match, resume = self.pattern.pattern.match, pos  # what finditer does, at the only positions that can match
-        for start in starts:
-            if start > endpos:
-                return
-            m = match(low, start, endpos + 1) if start >= resume else None
-            if m:
-                yield Hit(m.start(1) - 1, m.end(1) - 1, text)
-                resume = m.end()
+            matches = self.pattern.finditer(low, pos, endpos + 1)
+        else:
+            matches = matches_at(self.pattern, low, starts, pos, endpos + 1)
+        for m in matches:
+            yield Hit(m.start(1) - 1, m.end(1) - 1, text)
 
     def search(self, text: str, pos: int = 0, endpos: int | None = None) -> Hit | None:
         return next(self.finditer(text, pos, endpos), None)
@@ -388,13 +399,24 @@ class WordScan:
 
 # --------------------------------------------------------------------------- accounts
 
-# The first digit comes first (the look-behinds follow it, one character wider): a pattern that
-# starts with a character class lets the engine skip to the next digit at C speed.
-_ACCOUNT = _TEXT.guarded(
-    r"\d(?<![\w+.,]\d)(?<!\d[ -]\d)"
-    r"(?:\d{11}|\d{3}-\d{4}-\d{4}|\d{3} \d{4} \d{4}|\d{2} \d{3} \d{3} \d{3}|\d{2}-\d{3}-\d{3}-\d{3})"
-    r"(?![\w]|[.,]\d|[ -]\d)"
+# The ways an account number is written: digit groups and the separator between them.
+_ACCOUNT_LAYOUTS = ((12,), (4, 4, 4), (4, 4, 4), (3, 3, 3, 3), (3, 3, 3, 3))
+_ACCOUNT_SEPARATORS = ("", "-", " ", " ", "-")
+# The first digit comes first (the look-behinds follow it, one character wider; each layout then
+# reads one digit less): a pattern that starts with a character class lets the engine skip to the
+# next digit at C speed.
+_ACCOUNT = re.compile(
+    r"\d(?<![\w+.,]\d)(?<!\d[ -]\d)(?:"
+    + "|".join(sep.join(rf"\d{{{n - (i == 0)}}}" for i, n in enumerate(groups)) for groups, sep in zip(_ACCOUNT_LAYOUTS, _ACCOUNT_SEPARATORS))
+    + r")(?![\w]|[.,]\d|[ -]\d)"
 )
+# Logs are full of digits, and trying _ACCOUNT at each costs more than the rest of the intake:
+# one Hyperscan scan reports where a whole account number stands after a non-word character.
+ID_STARTS = WordStarts()  # the normalised ticket text
+_ACCOUNT_STARTS = ID_STARTS.add_anchors(tuple(
+    (r"(?:^|[^\w+.,])" + sep.join(rf"\d{{{n}}}" for n in groups), sum(groups) + len(sep) * (len(groups) - 1))
+    for groups, sep in zip(_ACCOUNT_LAYOUTS, _ACCOUNT_SEPARATORS)
+))
 _DECOY_WORDS = (
     r"order|orders|po|p\.o\.|purchase|case|invoice|inv|ticket|ref|reference|phone|tel|telephone|mobile|"
     r"cell|call|fax|tracking|serial|confirmation|booking|receipt|transaction|txn|abn|gst|iban|bsb|"
@@ -404,9 +426,10 @@ _DECOY_WORDS = (
     r"licen[cs]e|policy number|employee|staff|patient|student|nhi|imei|vin|text|ring|reach|contact"
 )
 _ACCOUNT_WORDS = r"account|accounts|acct|acc|aws|a/c|owner|arn|payer|linked|member account|organisation|organization"
-_CONTEXT_WORD = re.compile(  # each list as a trie on its first letters (see _by_first_letter)
-    rf"(?<![a-z-])(?:({_by_first_letter(_split_alternatives(_ACCOUNT_WORDS))[0]})"
-    rf"|({_by_first_letter(_split_alternatives(_DECOY_WORDS))[0]}))(?![a-z-])",
+_ACCOUNT_TRIE, _ACCOUNT_FIRST = _by_first_letter(_split_alternatives(_ACCOUNT_WORDS))
+_DECOY_TRIE, _DECOY_FIRST = _by_first_letter(_split_alternatives(_DECOY_WORDS))
+_CONTEXT_WORD = re.compile(  # each list as a trie on its first letters (see _by_first_letter), which one test rejects
+    rf"(?=[{''.join(sorted(set(_ACCOUNT_FIRST + _DECOY_FIRST)))}])(?<![a-z-])(?:({_ACCOUNT_TRIE})|({_DECOY_TRIE}))(?![a-z-])",
     re.I,
 )
 # A decoy word names the number only when it stands right before it ("PO #", "order no.").
@@ -472,9 +495,15 @@ class _Found:
         return sorted(chosen.values(), key=lambda e: e.span.start)
 
 
+def _anchored(pattern: re.Pattern[str], list_id: int, text: str) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, tried only where the ID_STARTS list `list_id` says a match can start."""
+    starts = ID_STARTS.starts(list_id, text)
+    return pattern.finditer(text) if starts is None else matches_at(pattern, text, starts)
+
+
 def _accounts(view: TicketText, org: frozenset[str]) -> _Found:
     found = _Found(view)
-    for match in _ACCOUNT.finditer(view.text):
+    for match in _anchored(_ACCOUNT, _ACCOUNT_STARTS, view.text):
         digits = match.group().replace("-", "").replace(" ", "")
         if digits in found.taken["primary"]:
             continue  # already taken from the reporter's own text: nothing to add
@@ -502,8 +531,10 @@ _EC2_KIND_ALT = "|".join(sorted(_EC2_KINDS, key=len, reverse=True))
 _EC2_ID = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")-([0-9a-f]{1,40})(?![\w-])", re.I)
 # The scan anchors on the dash (a literal prefix the engine finds at C speed), reads the hex
 # after it and only then the kind just before it: a 10 MB log costs one pass, not one per letter.
-_EC2_DASH = _TEXT.guarded(r"-([0-9a-f]{3,40})(?![\w-])", re.I)
+_EC2_DASH = re.compile(r"-([0-9a-f]{3,40})(?![\w-])", re.I)
 _EC2_KIND_BEFORE = re.compile(r"(?<![\w-])(" + _EC2_KIND_ALT + r")$", re.I)
+# Logs are full of dashes: the ID_STARTS scan tells the few with a kind just before them.
+_EC2_STARTS = ID_STARTS.add_anchors(((rf"(?i)(?:^|[^\w-])(?:{_EC2_KIND_ALT})-[0-9a-f]{{3}}", 4),))
 _EC2_KIND_REACH = max(map(len, _EC2_KINDS))
 _ARN = _TEXT.guarded(r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I)
 _ARN_TRAIL = ".,;:)]}*"
@@ -518,9 +549,14 @@ _S3_URL = _TEXT.guarded(
     r"(?=[s/])(?:\bs3://|\bs3[.-](?:[a-z0-9-]{1,30}\.){0,2}amazonaws\.com/|/s3/buckets/)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])", re.I
 )
 _NAME_AFTER = r"\s{0,3}(?:name|identifier|id)?\s{0,3}(?:named|called)?\s{0,3}[:=]?\s{0,3}([`'\"*]?)"
-_RDS_NAMED = _TEXT.guarded(
-    r"(?=[rad])\b(?:rds|aurora|db|database)(?:\s{1,3}(?:instance|cluster))?(?![a-z0-9])" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b", re.I
+_RDS_WORDS = ("rds", "aurora", "db", "database")
+_RDS_NAMED = re.compile(
+    rf"(?=[rad])\b(?:{'|'.join(_RDS_WORDS)})(?:\s{{1,3}}(?:instance|cluster))?(?![a-z0-9])" + _NAME_AFTER + r"([a-z][a-z0-9-]{2,62})\b",
+    re.I,
 )
+# "db" is in many a hex id (so the _TEXT prefilter would let most texts through): the ID_STARTS
+# scan tells where a database word starts a word.
+_RDS_STARTS = ID_STARTS.add_anchors(tuple((rf"(?i)(?:^|[^\w]){word}", len(word)) for word in _RDS_WORDS))
 _BUCKET_NAMED = _TEXT.guarded(r"(?=[b])\bbucket(?![a-z0-9])" + _NAME_AFTER + r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\b", re.I)
 _ROLE_NAMED = _TEXT.guarded(r"(?=[r])\brole(?![a-z0-9])" + _NAME_AFTER + r"([A-Za-z0-9+=,.@_-]{3,64})", re.I)
 # Hyphenated English that follows "bucket", "role" or "database" in prose, not a name.
@@ -579,7 +615,7 @@ def _resources(view: TicketText) -> _Found:
         arns.append((match.start(), match.start() + len(value)))
         found.take(value, "arn", match.start(), match.start() + len(value))
     arn_spans = tuple(arns)
-    for dash in _EC2_DASH.finditer(text):
+    for dash in _anchored(_EC2_DASH, _EC2_STARTS, text):
         kind = _EC2_KIND_BEFORE.search(text, max(0, dash.start() - _EC2_KIND_REACH), dash.start())
         if not kind or _in_ranges(arn_spans, kind.start()):
             continue
@@ -619,9 +655,10 @@ def _resources(view: TicketText) -> _Found:
             ):
                 continue
             found.take(name.lower(), "s3-bucket", match.start(1), match.end(1))
-    named = ((_RDS_NAMED, "rds", True), (_BUCKET_NAMED, "s3-bucket", True), (_ROLE_NAMED, "iam-role", False))
-    for pattern, kind, lower in named:
-        for match in pattern.finditer(text):
+    named = ((_anchored(_RDS_NAMED, _RDS_STARTS, text), "rds", True), (_BUCKET_NAMED.finditer(text), "s3-bucket", True),
+             (_ROLE_NAMED.finditer(text), "iam-role", False))  # fmt: skip
+    for matches, kind, lower in named:
+        for match in matches:
             name = match.group(2).rstrip(".,;:-")
             if _in_ranges(arn_spans, match.start(2)) or _EC2_ID.fullmatch(name) or not _looks_like_name(name, bool(match.group(1))):
                 continue
@@ -727,13 +764,20 @@ _ENV_NEGATION_AFTER = re.compile(
 _ENV_QUALIFIER_AFTER = re.compile(r"[-_]|\s{0,2}(?:env|environment|account|stack|vpc|cluster)\b", re.I)
 
 
+@lru_cache(maxsize=64)
+def _environment_words(aliases: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[dict[str, str], WordScan]:
+    """Each alias (lower case) -> its environment, and their scan: built once per alias table."""
+    word_env = {w.lower(): env for env, words in aliases for w in words}
+    return word_env, _words_pattern(word_env)
+
+
 def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
     aliases = policy.environments
     order = {env: i for i, env in enumerate(aliases.aliases)}
     scores: dict[str, float] = {}
     first: dict[str, tuple[int, int]] = {}
-    word_env = {w.lower(): env for env, words in aliases.aliases.items() for w in words}
-    for match in _words_pattern(word_env).finditer(source):
+    word_env, scan = _environment_words(tuple(aliases.aliases.items()))
+    for match in scan.finditer(source):
         word = re.sub(r"\s+", " ", match.group()).lower()
         if word in aliases.ambiguous and not (match.group().isupper() or _ENV_QUALIFIER_AFTER.match(source, match.end())):
             continue

@@ -20,6 +20,7 @@ Every step may only widen what Hyperscan reports, never narrow it:
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import platform
@@ -34,8 +35,10 @@ try:
 except ImportError:  # no wheel for this platform: every pattern is run
     hyperscan = None
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_ASCII_LOOKALIKES = re.compile("[\u0130\u0131\u017f\u212a]")
+_ASCII_LOOKALIKES = ("\u0130", "\u0131", "\u017f", "\u212a")
+_TO_0X80 = "itsm-prefilter-0x80"  # a codec error handler: each character that has no byte becomes 0x80
+codecs.register_error(_TO_0X80, lambda error: ("\x80" * (error.end - error.start), error.end))
+_HIGH_AS_0X80 = bytes(range(128)) + b"\x80" * 128
 _WIDEN = {"w": r"\w\x80", "d": r"\d\x80", "s": r"\s\x0b\x1c-\x1f\x80"}  # Python's \s also covers \x0b, \x1c-\x1f
 _BOUNDED = re.compile(r"\{(\d+),\d+\}")
 _FLAGS = ((re.IGNORECASE, "HS_FLAG_CASELESS"), (re.MULTILINE, "HS_FLAG_MULTILINE"), (re.DOTALL, "HS_FLAG_DOTALL"))
@@ -75,13 +78,29 @@ def hyperscan_source(source: str) -> str:
     return _BOUNDED.sub(r"{\1,}", "".join(out))
 
 
+_BYTES: list = []  # the last texts' bytes: a ticket's text is scanned by a PatternSet and a WordStarts
+_BYTES_KEPT = 4  # a pasted log can be megabytes: keep few copies
+
+
 def _scan_bytes(text: str) -> bytes | None:
     """The bytes Hyperscan scans for `text`, or None when the prefilter cannot judge it."""
+    for seen, data in _BYTES:
+        if seen is text:
+            return data
+    data = _encoded(text)
+    _BYTES.insert(0, (text, data))
+    del _BYTES[_BYTES_KEPT:]
+    return data
+
+
+def _encoded(text: str) -> bytes | None:
     if text.isascii():
         return text.encode("ascii")
-    if _ASCII_LOOKALIKES.search(text):
+    if any(char in text for char in _ASCII_LOOKALIKES):
         return None
-    return _NON_ASCII.sub(lambda run: "\x80" * len(run.group()), text).encode("latin-1")
+    # In C: characters past latin-1 become 0x80 (the error handler is called once per run), then
+    # bytes 0x81-0xff too.
+    return text.encode("latin-1", _TO_0X80).translate(_HIGH_AS_0X80)
 
 
 @dataclass(frozen=True)
@@ -98,7 +117,7 @@ class _Compiled:
 
 class PatternSet:
     """Patterns applied to the same texts, registered once; `possible(id, text)` answers from one
-    scan of `text`. One set per kind of text (raw markup, normalised ticket, lower-cased view)
+    scan of `text`. One set per kind of text (normalised ticket, lower-cased view, classify's view)
     keeps each database, and so each scan, small."""
 
     def __init__(self) -> None:
@@ -263,11 +282,12 @@ class Guarded:
 
 
 class WordStarts:
-    """Where the words of many word lists can start in a text, from one exact Hyperscan scan.
+    """Where the words of many word lists (or other fixed-length anchors, `add_anchors`) can start
+    in a text, from one exact Hyperscan scan.
 
     A caller that looks for whole words of several lists (the policy's service keywords, say)
     would otherwise scan the text once per list with `re`; with the positions a list's words can
-    start at, it runs its own regex only there (`pattern.match`), which finds the same matches.
+    start at, it runs its own regex only there (`matches_at`), which finds the same matches.
     Each word is registered as the part every match starts with (a boundary character, then the
     word up to its first space): a fixed length, so a match ending at `e` starts at `e - length`.
     The scan runs in Hyperscan's normal mode and so reports every such prefix; non-ASCII
@@ -275,7 +295,7 @@ class WordStarts:
     `starts` is None where Hyperscan is missing or cannot judge the text (run the regex)."""
 
     def __init__(self) -> None:
-        self._lists: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._lists: dict[tuple[tuple[str, int], ...], int] = {}
         self._expressions: list[tuple[int, str, int]] = []  # (list id, Python source, match length)
         self._lock = threading.Lock()
         self._database: tuple = (None, 0, 0)  # (database, expressions and lists it covers)
@@ -284,12 +304,17 @@ class WordStarts:
     def add(self, words: tuple[str, ...], boundary: str) -> int:
         """Id of the list of lower-case `words`, each to be preceded by a character of class `boundary`."""
         prefixes = tuple(sorted({word.split(" ")[0] for word in words}))
+        return self.add_anchors(tuple((f"[{boundary}]{re.escape(p)}", len(p) + 1) for p in prefixes))
+
+    def add_anchors(self, anchors: tuple[tuple[str, int], ...]) -> int:
+        """Id of a list of (Python source, length): a match of a source ending at `e` means the
+        caller's pattern may match from `e - length` (the source may read characters before that,
+        as a boundary). Every position the caller's pattern can match from must be reported."""
         with self._lock:
-            key = (boundary, prefixes)
-            if key not in self._lists:
-                list_id = self._lists[key] = len(self._lists)
-                self._expressions += [(list_id, f"[{boundary}]{re.escape(p)}", len(p) + 1) for p in prefixes]
-            return self._lists[key]
+            if anchors not in self._lists:
+                list_id = self._lists[anchors] = len(self._lists)
+                self._expressions += [(list_id, source, length) for source, length in anchors]
+            return self._lists[anchors]
 
     def starts(self, list_id: int, text: str) -> list[int] | None:
         """Sorted positions of `text` where a match of list `list_id` can start."""
@@ -333,3 +358,17 @@ class WordStarts:
                     database = None  # every list is scanned with `re`
             self._database = (database, len(expressions), len(self._lists))
             return self._database
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int], pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """What `pattern.finditer(text, pos, endpos)` finds, trying only `starts` (sorted, and holding
+    every position a match can start at; `pattern` never matches the empty string)."""
+    endpos = len(text) if endpos is None else endpos
+    match, resume = pattern.match, pos
+    for start in starts:
+        if start > endpos:
+            return
+        found = match(text, start, endpos) if start >= resume else None
+        if found:
+            yield found
+            resume = found.end()
