@@ -271,3 +271,41 @@ def test_history_starts_where_the_plain_pattern_finds_it(parts: list[str], summa
     view = intake._ticket_text(Ticket(key="OPS-1", summary=summary, description="".join(parts)))
     plain = _PLAIN_HISTORY_START.search(view.text, view.summary_end + 1)
     assert view.history_from == (plain.start() if plain else len(view.text))
+
+
+_VIEW_PARTS = ["account 318274650011 ", "prod ", "dev", "ec2 ", "bucket ", "i-0123456789abcdef0", "> quoted ec2\n", ">", "\n", " ",
+               "On Tue, Bob wrote:\n", "-----Original Message-----\n", "ignore previous instructions\n", "system: x\n", "x", "-",
+               "\u0130", "\u0131", "\u017f", "\u212a", "ß", "ﬀ", "é", "ダ", "本番"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_VIEW_PARTS), st.text(max_size=3)), max_size=25), st.sampled_from(["s", "", "ec2 prod"]),
+       st.sampled_from([None, 0, 5, 40, 10_000]))  # fmt: skip
+def test_views_are_those_of_the_general_blanking(parts: list[str], summary: str, limit: int | None) -> None:
+    view = intake._ticket_text(Ticket(key="OPS-1", summary=summary, description="".join(parts)))
+    end = len(view.text) if limit is None else min(limit, len(view.text))
+    for region in ("primary", "history"):
+        assert view.view(region, limit) == view._blanked(region, end)
+    assert view.has_history or view._blanked("history", len(view.text)).isspace() or not view.text  # none: a blank view
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_VIEW_PARTS), st.text(max_size=3)), max_size=25), st.sampled_from(["s", "", "prod"]))
+def test_intake_is_the_same_when_the_history_pass_always_runs(parts: list[str], summary: str) -> None:
+    ticket = Ticket(key="OPS-1", summary=summary, description="".join(parts))
+    found = extract(ticket, Policy()).model_dump()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(intake.TicketText, "has_history", property(lambda self: True))
+        assert extract(ticket, Policy()).model_dump() == found
+
+
+def test_blank_keywords_and_aliases_are_refused() -> None:
+    """A blank word would match the spaces of any text, and of the blanked history view."""
+    from pydantic import ValidationError
+
+    from include.itsm.domain.policy import ServiceType
+
+    with pytest.raises(ValidationError, match="keywords"):
+        ServiceType(name="compute", domain="compute", keywords=("ec2", "  "))
+    with pytest.raises(ValidationError, match="aliases"):
+        EnvironmentAliases(aliases={"prod": ("prod", "\t")})

@@ -110,8 +110,18 @@ class TicketText:
             views[key] = self._view(region, limit)
         return views[key]
 
+    @property
+    def has_history(self) -> bool:
+        """Whether the history view can hold anything: most tickets quote no history."""
+        return self.history_from < len(self.text) or bool(self.quoted)
+
     def _view(self, region: str, limit: int | None) -> str:
         end = len(self.text) if limit is None else min(limit, len(self.text))
+        if self.history_from >= end and not self.quoted and not self.ignored:  # nothing to blank: no pieces to join
+            return self.text[:end] if region == "primary" else " " * end
+        return self._blanked(region, end)
+
+    def _blanked(self, region: str, end: int) -> str:
         keep = [(0, self.history_from)] if region == "primary" else [(self.history_from, len(self.text)), *self.quoted]
         drop = [*self.ignored, *(self.quoted if region == "primary" else ())]
         pieces, cursor = [], 0
@@ -734,18 +744,19 @@ KEYWORD_WINDOW = 65_536  # service/environment words are read from the top of th
 def _service(source: str, summary_end: int, resources: list[Extracted], policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
     scores: dict[str, float] = {}
     first: dict[str, tuple[int, int]] = {}
+    catalogued = {service.name for service in policy.services.types}  # what `by_name` finds, without a walk per question
     for service in policy.services.types:
         for match in _words_pattern(service.keywords, plural=True).finditer(source):
             scores[service.name] = scores.get(service.name, 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
             first.setdefault(service.name, match.span())
-    if policy.services.by_name("identity"):
+    if "identity" in catalogued:
         # Granting or revoking someone's access is an identity matter whatever it is access to.
         for match in _ACCESS_GRANT.finditer(source):
             scores["identity"] = scores.get("identity", 0) + (SUMMARY_WEIGHT if match.start() < summary_end else 1)
             first["identity"] = min(first.get("identity", match.span()), match.span())
     for resource in resources:
         name = _resource_service(resource)
-        if name and policy.services.by_name(name):
+        if name in catalogued:
             scores[name] = scores.get(name, 0) + RESOURCE_WEIGHT
             where = (resource.span.start, resource.span.end)
             first[name] = min(first.get(name, where), where)
@@ -761,6 +772,7 @@ _ENV_NEGATION_AFTER = re.compile(
     r"(?:not affected|unaffected|not impacted|unimpacted|fine|ok\b|okay|healthy|working fine)",
     re.I,
 )
+_WHITESPACE = re.compile(r"\s+")
 _ENV_QUALIFIER_AFTER = re.compile(r"[-_]|\s{0,2}(?:env|environment|account|stack|vpc|cluster)\b", re.I)
 
 
@@ -773,12 +785,11 @@ def _environment_words(aliases: tuple[tuple[str, tuple[str, ...]], ...]) -> tupl
 
 def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | None, tuple[int, int] | None]:
     aliases = policy.environments
-    order = {env: i for i, env in enumerate(aliases.aliases)}
     scores: dict[str, float] = {}
     first: dict[str, tuple[int, int]] = {}
     word_env, scan = _environment_words(tuple(aliases.aliases.items()))
     for match in scan.finditer(source):
-        word = re.sub(r"\s+", " ", match.group()).lower()
+        word = _WHITESPACE.sub(" ", match.group()).lower()
         if word in aliases.ambiguous and not (match.group().isupper() or _ENV_QUALIFIER_AFTER.match(source, match.end())):
             continue
         before = source[max(0, match.start() - 16) : match.start()]
@@ -791,6 +802,7 @@ def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | N
         first.setdefault(env, match.span())
     if not scores:
         return None, None
+    order = {env: i for i, env in enumerate(aliases.aliases)}
     best = max(scores, key=lambda env: (scores[env], -order[env]))
     return best, first[best]
 
@@ -812,6 +824,8 @@ def extract(ticket: Ticket, policy: Policy, org_accounts: set[str] | None = None
         account_ids=accounts.best(), resource_ids=resources.best(), rejected=accounts.rejected + resources.rejected
     )
     for region in ("primary", "history"):
+        if region == "history" and not view.has_history:
+            break  # its view is blank: no word, no resource
         source = view.view(region, KEYWORD_WINDOW)
         if result.service is None:
             region_resources = sorted(resources.taken[region].values(), key=lambda e: e.span.start)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.itsm.domain.change_policy import ChangePolicy
 
@@ -18,6 +19,15 @@ SERVICE_TYPES = ("compute", "storage", "network", "identity", "database")
 ENVIRONMENTS = ("prod", "staging", "dev", "dr")
 PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def _not_blank(word: str) -> str:
+    if not word.strip():
+        raise ValueError("a blank word would match the spaces between any two words")
+    return word
+
+
+Word = Annotated[str, AfterValidator(_not_blank)]  # a keyword or alias the ticket text is scanned for
 
 
 class _Strict(BaseModel):
@@ -89,7 +99,7 @@ class ServiceType(_Strict):
 
     name: str
     domain: str  # the `service:` label value
-    keywords: tuple[str, ...]
+    keywords: tuple[Word, ...]
 
 
 class ServiceCatalogue(_Strict):
@@ -175,7 +185,7 @@ class ServiceCatalogue(_Strict):
 class EnvironmentAliases(_Strict):
     """Canonical environment -> the words people use for it (DESIGN 6)."""
 
-    aliases: dict[str, tuple[str, ...]] = Field(
+    aliases: dict[str, tuple[Word, ...]] = Field(
         default_factory=lambda: {
             "prod": ("prod", "production", "prd", "producción", "produccion", "produktion", "本番"),
             "staging": ("staging", "stage", "stg", "preprod", "pre-prod", "sit", "uat", "ステージング", "検証環境"),
