@@ -82,10 +82,11 @@ def _page(body: str) -> HTMLResponse:
     return HTMLResponse(f"<!DOCTYPE html><html><body><h1>ITSM Bridge</h1>{body}</body></html>")
 
 
-def _latest(customer_id: str | None, prefix: str):
+def _latest(customer_id: str | None):
     dates = _dates(customer_id)
     if not dates:
         return _page("<p>No bridge report yet: the itsm_pattern_bridge DAG writes one per day.</p>")
+    prefix = URL_PREFIX if customer_id is None else f"{URL_PREFIX}/customers/{customer_id}"
     return RedirectResponse(url=f"{prefix}/{dates[0]}/report.html", status_code=307)
 
 
@@ -94,7 +95,7 @@ def latest():
     """The latest report; with several customers, first the choice of customer."""
     customers = _customers()
     if len(customers) == 1:
-        return _latest(None, URL_PREFIX)
+        return _latest(None)
     items = "".join(f'<li><a href="{URL_PREFIX}/customers/{cid}/">{html.escape(name)}</a> ({cid})</li>'
                     for cid, name in customers)  # ids are [A-Za-z0-9_-] (configuration), names escaped
     return _page(f"<p>Reports by customer:</p><ul>{items}</ul>")
@@ -112,7 +113,7 @@ def reports():
 
 @app.get("/customers/{customer_id}/", response_class=HTMLResponse)
 def customer_latest(customer_id: str):
-    return _latest(customer_id, f"{URL_PREFIX}/customers/{customer_id}")
+    return _latest(customer_id)
 
 
 @app.get("/customers/{customer_id}/reports")
