@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from include.itsm.domain.adf import to_plain_text
 from include.itsm.domain.policy import Policy
-from include.itsm.domain.prefilter import Guarded, PatternSet, WordStarts, matches_at
+from include.itsm.domain.prefilter import Guarded, PatternSet, WordStarts
 from include.itsm.domain.ticket import Ticket
 
 QUOTE_LIMIT = 120  # characters of supporting text kept per span
@@ -395,11 +395,10 @@ class WordScan:
             for m in self._slow.finditer(text, pos, endpos):
                 yield Hit(m.start(1), m.end(1), text)
             return
-        starts = None if self._words is None else WORD_STARTS.starts(self._words, low)
-        if starts is None:
+        if self._words is None:
             matches = self.pattern.finditer(low, pos, endpos + 1)
         else:
-            matches = matches_at(self.pattern, low, starts, pos, endpos + 1)
+            matches = WORD_STARTS.finditer(self._words, self.pattern, low, pos, endpos + 1)
         for m in matches:
             yield Hit(m.start(1) - 1, m.end(1) - 1, text)
 
@@ -507,8 +506,7 @@ class _Found:
 
 def _anchored(pattern: re.Pattern[str], list_id: int, text: str) -> Iterator[re.Match[str]]:
     """`pattern.finditer(text)`, tried only where the ID_STARTS list `list_id` says a match can start."""
-    starts = ID_STARTS.starts(list_id, text)
-    return pattern.finditer(text) if starts is None else matches_at(pattern, text, starts)
+    return ID_STARTS.finditer(list_id, pattern, text)
 
 
 def _accounts(view: TicketText, org: frozenset[str]) -> _Found:

@@ -204,13 +204,18 @@ def _scan(text: str, compiled: _Compiled, scratches: dict) -> frozenset[int] | N
 
 
 def _database(patterns: dict[int, re.Pattern[str]]):
-    """A block-mode database of `patterns` (id -> pattern), or None if Hyperscan rejects one.
+    """A prefilter database of `patterns` (id -> pattern), or None if Hyperscan rejects one."""
+    return _block_database(list(patterns), [p.pattern for p in patterns.values()], [_hs_flags(p) for p in patterns.values()])
 
-    Compiling takes about half a second, so a database is kept on disk, like a .pyc, under a name
+
+def _block_database(ids: list[int], sources: list[str], flags: list[int]):
+    """A block-mode database of the Python `sources` (in their Hyperscan form), or None if
+    Hyperscan rejects one.
+
+    Compiling takes up to half a second, so a database is kept on disk, like a .pyc, under a name
     made of what it was compiled from: each Airflow task process then only loads it."""
-    expressions = [hyperscan_source(p.pattern).encode("latin-1") for p in patterns.values()]
-    flags = [_hs_flags(p) for p in patterns.values()]
-    key = hashlib.sha256(repr((hyperscan.__version__, platform.machine(), list(patterns), expressions, flags)).encode())
+    expressions = [hyperscan_source(source).encode("latin-1") for source in sources]
+    key = hashlib.sha256(repr((hyperscan.__version__, platform.machine(), ids, expressions, flags)).encode())
     cached = _cache_dir() / f"{key.hexdigest()[:40]}.hsdb"
     try:
         database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
@@ -220,7 +225,7 @@ def _database(patterns: dict[int, re.Pattern[str]]):
         pass
     database = hyperscan.Database()
     try:
-        database.compile(expressions=expressions, ids=list(patterns), elements=len(patterns), flags=flags)
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
     except hyperscan.error:
         return None
     try:
@@ -287,7 +292,7 @@ class WordStarts:
 
     A caller that looks for whole words of several lists (the policy's service keywords, say)
     would otherwise scan the text once per list with `re`; with the positions a list's words can
-    start at, it runs its own regex only there (`matches_at`), which finds the same matches.
+    start at, it runs its own regex only there (`finditer`), which finds the same matches.
     Each word is registered as the part every match starts with (a boundary character, then the
     word up to its first space): a fixed length, so a match ending at `e` starts at `e - length`.
     The scan runs in Hyperscan's normal mode and so reports every such prefix; non-ASCII
@@ -328,6 +333,15 @@ class WordStarts:
             local.last = (text, lists, covered)
         return None if lists is None else lists.get(list_id, [])
 
+    def finditer(self, list_id: int, pattern: re.Pattern[str], text: str, pos: int = 0,
+                 endpos: int | None = None) -> Iterator[re.Match[str]]:
+        """What `pattern.finditer(text, pos, endpos)` finds, tried only at list `list_id`'s starts
+        when the scan can judge `text` (`pattern`'s matches must start with one of its anchors)."""
+        starts = self.starts(list_id, text)
+        if starts is None:
+            return pattern.finditer(text, pos, len(text) if endpos is None else endpos)
+        return matches_at(pattern, text, starts, pos, endpos)
+
     def _scan(self, database, text: str) -> dict[int, list[int]] | None:
         data = _scan_bytes(text) if database is not None else None
         if data is None:
@@ -345,17 +359,12 @@ class WordStarts:
         return {list_id: sorted(starts) for list_id, starts in found.items()}
 
     def _compile(self) -> tuple:
+        """Every list registered so far in one database (normal mode: every match), or None (every
+        list is then scanned with `re`); kept on disk as the prefilter's are."""
         with self._lock:
-            expressions, database = list(self._expressions), None
-            if hyperscan is not None:
-                database = hyperscan.Database()
-                try:
-                    database.compile(
-                        expressions=[hyperscan_source(source).encode("latin-1") for _, source, _ in expressions],
-                        ids=list(range(len(expressions))), elements=len(expressions), flags=0,
-                    )
-                except hyperscan.error:
-                    database = None  # every list is scanned with `re`
+            expressions = list(self._expressions)
+            database = None if hyperscan is None else _block_database(
+                list(range(len(expressions))), [source for _, source, _ in expressions], [0] * len(expressions))
             self._database = (database, len(expressions), len(self._lists))
             return self._database
 
