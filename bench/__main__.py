@@ -25,6 +25,8 @@ BENCHMARKS = {
     "discovery": "bench.bench_discovery",
     "dags": "bench.bench_dags",
     "sweep": "bench.bench_sweep",
+    "gates": "bench.bench_gates",
+    "accuracy": "bench.bench_accuracy",
 }
 
 
@@ -33,7 +35,9 @@ def machine() -> str:
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = ", ".join(f"{name} {version(name)}" for name in ("apache-airflow", "pandas", "numpy", "moto", "duckdb"))
-    return f"{os.cpu_count()} CPUs, {mem:.0f} GiB, Python {platform.python_version()} ({platform.machine()}), {versions}"
+    return (
+        f"{os.cpu_count()} CPUs, {mem:.0f} GiB, Python {platform.python_version()} ({platform.machine()}), {versions}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,32 @@ import numpy as np
 import pandas as pd
 
 from bench._common import Result, timed
-from include.itsm.domain.bridge import BridgeRules, detect, normalise, recurring_windows
+from include.itsm.bridge.domain import BridgeRules, detect, normalise, recurring_windows
 
-SERVICES = ["compute", "storage", "network", "database", "identity", "observability", "security", "finops",
-            "containers", "serverless", "backup", "dns"]  # fmt: skip
-RCAS = ["human-error", "infra-failure", "3rd-party", "code-defect", "config-drift", "capacity", "unknown", "not-applicable"]
+SERVICES = [
+    "compute",
+    "storage",
+    "network",
+    "database",
+    "identity",
+    "observability",
+    "security",
+    "finops",
+    "containers",
+    "serverless",
+    "backup",
+    "dns",
+]
+RCAS = [
+    "human-error",
+    "infra-failure",
+    "3rd-party",
+    "code-defect",
+    "config-drift",
+    "capacity",
+    "unknown",
+    "not-applicable",
+]
 SLA_HOURS = {"P0": 4, "P1": 8, "P2": 24, "P3": 72, "P4": 168}
 
 
@@ -28,15 +49,18 @@ def incidents(n: int, seed: int = 3) -> pd.DataFrame:
     created = start + rng.integers(0, 730 * 86_400_000, n)
     priority = rng.choice(["P0", "P1", "P2", "P3", "P4"], n, p=[0.0005, 0.02, 0.2, 0.4, 0.3795])
     mttr_h = rng.exponential(10, n)
-    return pd.DataFrame({
-        "key": [f"OPS-{i}" for i in range(1, n + 1)],
-        "created": pd.to_datetime(created, unit="ms", utc=True),
-        "resolved": pd.to_datetime(created + (mttr_h * 3_600_000).astype(np.int64), unit="ms", utc=True),
-        "priority": priority,
-        "service": rng.choice([f"service:{s}" for s in SERVICES], n),
-        "rca": rng.choice([f"rca:{r}" for r in RCAS], n, p=[0.12, 0.12, 0.12, 0.12, 0.11, 0.01, 0.2, 0.2]),
-        "summary": "generated incident", "status": "Done",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "key": [f"OPS-{i}" for i in range(1, n + 1)],
+            "created": pd.to_datetime(created, unit="ms", utc=True),
+            "resolved": pd.to_datetime(created + (mttr_h * 3_600_000).astype(np.int64), unit="ms", utc=True),
+            "priority": priority,
+            "service": rng.choice([f"service:{s}" for s in SERVICES], n),
+            "rca": rng.choice([f"rca:{r}" for r in RCAS], n, p=[0.12, 0.12, 0.12, 0.12, 0.11, 0.01, 0.2, 0.2]),
+            "summary": "generated incident",
+            "status": "Done",
+        }
+    )
 
 
 DUCKDB_QUERY = """
@@ -67,8 +91,11 @@ def run(quick: bool) -> Result:
     norm_s, df = timed(normalise, raw)
     detect_s, found = timed(detect, df, sla, rules, normalised=True, repeat=3)
     windows_s, recurring = timed(recurring_windows, df, rules, repeat=3)
-    result = Result(name=f"pattern bridge ({n:,} incidents)", target="<= 2 s and <= 1.5x DuckDB",
-                    ratio_label="product/DuckDB time, windowed query")
+    result = Result(
+        name=f"pattern bridge ({n:,} incidents)",
+        target="<= 2 s and <= 1.5x DuckDB",
+        ratio_label="product/DuckDB time, windowed query",
+    )
     result.figures["detect (3 rules, normalised frame)"] = f"{detect_s:.3f} s ({len(found.patterns)} patterns)"
     result.figures["normalise (labels, UTC)"] = f"{norm_s:.3f} s"
     result.figures["recurring windows (product)"] = f"{windows_s:.3f} s"
@@ -81,15 +108,26 @@ def run(quick: bool) -> Result:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.execute("SET threads TO 1")  # one core, as the product's numpy
-    frame = pd.DataFrame({"service": df["service"].astype(object), "rca": df["rca"].astype(object),
-                          "created": df["created"].dt.tz_convert("UTC").dt.tz_localize(None)})
+    frame = pd.DataFrame(
+        {
+            "service": df["service"].astype(object),
+            "rca": df["rca"].astype(object),
+            "created": df["created"].dt.tz_convert("UTC").dt.tz_localize(None),
+        }
+    )
     con.register("incidents", frame)
     query = DUCKDB_QUERY.format(days=rules.window_days, min_n=rules.min_incidents)
     duck_s, rows = timed(lambda: con.execute(query).fetchall(), repeat=3)
     con.execute("RESET threads")
     duck_mt_s, _ = timed(lambda: con.execute(query).fetchall(), repeat=3)
-    ours = sorted(zip(recurring.patterns["service"], recurring.patterns["rca"], recurring.patterns["incidents"],
-                      recurring.patterns["max_in_window"]))  # fmt: skip
+    ours = sorted(
+        zip(
+            recurring.patterns["service"],
+            recurring.patterns["rca"],
+            recurring.patterns["incidents"],
+            recurring.patterns["max_in_window"],
+        )
+    )
     agree = [(s, r, int(i), int(m)) for s, r, i, m in ours] == [(s, r, int(i), int(m)) for s, r, i, m in rows]
     result.figures["DuckDB same windowed query (1 thread / all threads)"] = f"{duck_s:.3f} s / {duck_mt_s:.3f} s"
     result.figures["patterns agree with DuckDB"] = str(agree)

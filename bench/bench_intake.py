@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from include.itsm.domain.intake import extract
-from include.itsm.domain.policy import Policy
-from include.itsm.domain.ticket import Ticket
+from include.itsm.core.policy import Policy
+from include.itsm.core.ticket import Ticket
+from include.itsm.steps.intake.domain import extract
 
 LOG_LINES = (
     "2026-11-26T09:30:01.123Z ERROR [worker-7] request 8f1c2d failed: timeout after 30000 ms "

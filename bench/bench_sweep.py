@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -22,16 +22,21 @@ import yaml
 
 from bench._common import Result
 from bench.tickets import generate
-from include.itsm.domain import adf
+from include.itsm.core import adf
 
 DAG_ID = "itsm_nightly_sweep"
 
 
 def seed(store, count: int) -> None:
     for n, record in enumerate(generate(count, seed=23)):
-        store.seed_issue(project="OPS", issue_type=("Incident", "Change", "Service Request", "Problem")[n % 4],
-                         summary=record["summary"][:250], description_adf=adf.doc(adf.paragraph(record["description"])),
-                         status="Open", key=f"OPS-{5000 + n}")  # fmt: skip
+        store.seed_issue(
+            project="OPS",
+            issue_type=("Incident", "Change", "Service Request", "Problem")[n % 4],
+            summary=record["summary"][:250],
+            description_adf=adf.doc(adf.paragraph(record["description"])),
+            status="Open",
+            key=f"OPS-{5000 + n}",
+        )
 
 
 class PeakMemory:
@@ -55,7 +60,7 @@ class PeakMemory:
             self.peak = max(self.peak, total)
             self._stop.wait(0.5)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -69,7 +74,7 @@ def _sweep(airflow, config_path: Path, batch_size: int, tickets: int, timeout_s:
     config["runtime"]["sweep_batch_size"] = batch_size
     config_path.write_text(yaml.safe_dump(config))
     client = airflow.client()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     run_id = f"bench__b{batch_size}__{now:%Y%m%dT%H%M%S%f}"
     with PeakMemory(airflow.process.pid) as memory:
         start = time.perf_counter()
@@ -78,8 +83,13 @@ def _sweep(airflow, config_path: Path, batch_size: int, tickets: int, timeout_s:
         elapsed = time.perf_counter() - start
     tis = _all_task_instances(client, run_id)
     mapped = [ti for ti in tis if ti["task_id"] == "assess_batch"]
-    return {"state": state, "seconds": elapsed, "mapped": len(mapped), "peak_mb": memory.peak / 2**20,
-            "failed": [ti["task_id"] for ti in tis if ti["state"] in ("failed", "upstream_failed")]}
+    return {
+        "state": state,
+        "seconds": elapsed,
+        "mapped": len(mapped),
+        "peak_mb": memory.peak / 2**20,
+        "failed": [ti["task_id"] for ti in tis if ti["state"] in ("failed", "upstream_failed")],
+    }
 
 
 def _all_task_instances(client, run_id: str) -> list[dict]:
@@ -94,16 +104,19 @@ def _all_task_instances(client, run_id: str) -> list[dict]:
 
 
 def run(quick: bool, tickets: int | None = None) -> Result:
+    from include.itsm.devstack.board.catalog import BOT_TOKEN, BOT_USER
     from include.itsm.devstack.board.server import BoardServer
     from include.itsm.devstack.local_airflow import LocalAirflow
     from include.itsm.devstack.services import free_port
     from tests.integration.aws_fixtures import start_local_aws
     from tests.integration.demo_fixtures import connection_env, write_test_config
-    from include.itsm.devstack.board.catalog import BOT_TOKEN, BOT_USER
 
     tickets = tickets or (100 if quick else 1_000)
-    result = Result(name=f"nightly sweep ({tickets:,} tickets, real scheduler)", target="batched >= 5x faster than 1 per task",
-                    ratio_label="one-per-task time / batched time")
+    result = Result(
+        name=f"nightly sweep ({tickets:,} tickets, real scheduler)",
+        target="batched >= 5x faster than 1 per task",
+        ratio_label="one-per-task time / batched time",
+    )
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         directory = Path(tmp)
         aws_proc, local_aws = start_local_aws(directory / "aws.log")
@@ -127,8 +140,10 @@ def run(quick: bool, tickets: int | None = None) -> Result:
             aws_proc.terminate()
             aws_proc.wait(timeout=30)
     for label, r in (("batched (sweep_batch_size 50)", batched), ("one task per ticket (sweep_batch_size 1)", single)):
-        result.figures[label] = (f"{r['seconds']:.1f} s, {r['mapped']} mapped tasks, {tickets / r['seconds']:.1f} tickets/s, "
-                                 f"peak RSS {r['peak_mb']:,.0f} MB, run {r['state']}")
+        result.figures[label] = (
+            f"{r['seconds']:.1f} s, {r['mapped']} mapped tasks, {tickets / r['seconds']:.1f} tickets/s, "
+            f"peak RSS {r['peak_mb']:,.0f} MB, run {r['state']}"
+        )
     result.ratio = single["seconds"] / batched["seconds"]
     result.passed = batched["state"] == "success" and single["state"] == "success" and result.ratio >= 5
     if batched["failed"] or single["failed"]:

@@ -22,7 +22,9 @@ LOG = (
     "2026-11-{d:02d}T09:{m:02d}:02.456Z WARN  [pool] connection reset by peer 10.20.{a}.{b}:5432 (attempt 2/5)\n"
     "2026-11-{d:02d}T09:{m:02d}:03.789Z INFO  healthcheck GET /healthz 200 12ms target={iid}\n"
 )
-SIGNATURE = "\n\nThanks,\n{name}\nPlatform Operations | Kiwi Freight Ltd\nM: +64 21 {p1} {p2}\nThis e-mail is confidential.\n"
+SIGNATURE = (
+    "\n\nThanks,\n{name}\nPlatform Operations | Kiwi Freight Ltd\nM: +64 21 {p1} {p2}\nThis e-mail is confidential.\n"
+)
 HISTORY = (
     "On Tue, 25 Nov 2026 at 16:{m:02d}, {name} <ops@kiwifreight.example> wrote:\n"
     "> We saw something similar last week on {iid2} in {acct2}, it cleared after a reboot.\n"
@@ -42,8 +44,18 @@ def _examples() -> list[dict]:
 
 
 def _log(rng: random.Random, lines: int, iid: str) -> str:
-    return "".join(LOG.format(d=rng.randrange(1, 29), m=rng.randrange(60), w=rng.randrange(16), h="%06x" % rng.getrandbits(24),
-                              a=rng.randrange(256), b=rng.randrange(256), iid=iid) for _ in range(lines))  # fmt: skip
+    return "".join(
+        LOG.format(
+            d=rng.randrange(1, 29),
+            m=rng.randrange(60),
+            w=rng.randrange(16),
+            h=f"{rng.getrandbits(24):06x}",
+            a=rng.randrange(256),
+            b=rng.randrange(256),
+            iid=iid,
+        )
+        for _ in range(lines)
+    )
 
 
 def _fresh_ids(text: str, rng: random.Random, mapping: dict[str, str]) -> str:
@@ -69,29 +81,48 @@ def generate(count: int, seed: int = 11) -> list[dict]:
         ids: dict[str, str] = {}
         summary = _fresh_ids(ex["summary"], rng, ids)
         body = _fresh_ids(ex["description"], rng, ids)
-        iid = "i-0" + "%016x" % rng.getrandbits(64)
-        fields = dict(name=rng.choice(NAMES), p1=rng.randrange(100, 999), p2=rng.randrange(1000, 9999), m=rng.randrange(60),
-                      iid2="i-0" + "%016x" % rng.getrandbits(64), acct2=rng.choice(ORG))  # fmt: skip
+        iid = f"i-0{rng.getrandbits(64):016x}"
+        fields = dict(
+            name=rng.choice(NAMES),
+            p1=rng.randrange(100, 999),
+            p2=rng.randrange(1000, 9999),
+            m=rng.randrange(60),
+            iid2=f"i-0{rng.getrandbits(64):016x}",
+            acct2=rng.choice(ORG),
+        )
         style = n % 5
         log = _log(rng, rng.randrange(2, 6), iid)
         if style == 0:  # plain text with a log paste and a signature
             description = f"{body}\n\nWhat we see in the application log:\n{log}" + SIGNATURE.format(**fields)
         elif style == 1:  # Jira wiki markup
-            description = (f"h2. Description\n{body}\n\nh2. Logs\n{{code:title=app.log}}\n{log}{{code}}\n"
-                           f"See [runbook|https://wiki.example.com/ops/runbooks/{rng.randrange(999)}] and {{{{kubectl get pods}}}}.\n"
-                           f"{{quote}}Previous note from the customer: nothing changed on our side.{{quote}}\n")
+            description = (
+                f"h2. Description\n{body}\n\nh2. Logs\n{{code:title=app.log}}\n{log}{{code}}\n"
+                f"See [runbook|https://wiki.example.com/ops/runbooks/{rng.randrange(999)}] and {{{{kubectl get pods}}}}.\n"
+                f"{{quote}}Previous note from the customer: nothing changed on our side.{{quote}}\n"
+            )
         elif style == 2:  # HTML e-mail with quoted history
             html_log = log.replace("\n", "<br>\n")
-            description = (f"<html><body><div>{body}</div><p>Log excerpt:</p><div style=\"font-family:monospace\">{html_log}</div>"
-                           f"<p>Regards,<br>{fields['name']}</p><blockquote>{HISTORY.format(**fields)}</blockquote></body></html>")
+            description = (
+                f'<html><body><div>{body}</div><p>Log excerpt:</p><div style="font-family:monospace">{html_log}</div>'
+                f"<p>Regards,<br>{fields['name']}</p><blockquote>{HISTORY.format(**fields)}</blockquote></body></html>"
+            )
         elif style == 3:  # plain e-mail reply with `>` history
             description = f"{body}\n\n{log}" + SIGNATURE.format(**fields) + "\n" + HISTORY.format(**fields)
         else:  # Slack / console paste
             who = fields["name"].split()[0].lower()
-            description = (f"[9:{fields['m']:02d} AM] {who}: {body}\n[9:{fields['m']:02d} AM] oncall: looking\n```\n{log}```\n"
-                           f"[9:{fields['m']:02d} AM] {who}: thanks, ping me on +64 21 {fields['p1']} {fields['p2']}\n")
-        records.append({"key": f"OPS-{10000 + n}", "summary": summary, "description": description,
-                        "created": ex.get("created") or "2026-11-26T09:00:00+00:00", "reporter": ex.get("reporter")})
+            description = (
+                f"[9:{fields['m']:02d} AM] {who}: {body}\n[9:{fields['m']:02d} AM] oncall: looking\n```\n{log}```\n"
+                f"[9:{fields['m']:02d} AM] {who}: thanks, ping me on +64 21 {fields['p1']} {fields['p2']}\n"
+            )
+        records.append(
+            {
+                "key": f"OPS-{10000 + n}",
+                "summary": summary,
+                "description": description,
+                "created": ex.get("created") or "2026-11-26T09:00:00+00:00",
+                "reporter": ex.get("reporter"),
+            }
+        )
     return records
 
 

@@ -26,8 +26,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 
 URL_PREFIX = "/itsm-bridge"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FILES = {"report.html": "text/html; charset=utf-8", "report.csv": "text/csv; charset=utf-8",
-          "report.json": "application/json"}  # fmt: skip
+_FILES = {
+    "report.html": "text/html; charset=utf-8",
+    "report.csv": "text/csv; charset=utf-8",
+    "report.json": "application/json",
+}
 
 
 async def airflow_user(request: Request):
@@ -38,13 +41,15 @@ async def airflow_user(request: Request):
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
     if not token:
-        raise HTTPException(status_code=401, detail="Not authenticated: log in to Airflow",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            status_code=401, detail="Not authenticated: log in to Airflow", headers={"WWW-Authenticate": "Bearer"}
+        )
     try:
         return await get_auth_manager().get_user_from_token(token)
-    except Exception:  # expired, bad signature, revoked, unknown user: all the same to a caller
-        raise HTTPException(status_code=401, detail="Invalid or expired Airflow token",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    except Exception as exc:  # expired, bad signature, revoked, unknown user: all the same to a caller
+        raise HTTPException(
+            status_code=401, detail="Invalid or expired Airflow token", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
 
 
 def _bridge_root(customer_id: str | None):
@@ -65,8 +70,9 @@ def _dates(customer_id: str | None) -> list[str]:
     root = _bridge_root(customer_id)
     if not root.exists():
         return []
-    return sorted((p.name for p in root.iterdir() if _DATE.match(p.name) and (p / "report.html").exists()),
-                  reverse=True)  # fmt: skip
+    return sorted(
+        (p.name for p in root.iterdir() if _DATE.match(p.name) and (p / "report.html").exists()), reverse=True
+    )
 
 
 def _customers() -> list[tuple[str, str]]:
@@ -96,8 +102,9 @@ def latest():
     customers = _customers()
     if len(customers) == 1:
         return _latest(None)
-    items = "".join(f'<li><a href="{URL_PREFIX}/customers/{cid}/">{html.escape(name)}</a> ({cid})</li>'
-                    for cid, name in customers)  # ids are [A-Za-z0-9_-] (configuration), names escaped
+    items = "".join(
+        f'<li><a href="{URL_PREFIX}/customers/{cid}/">{html.escape(name)}</a> ({cid})</li>' for cid, name in customers
+    )  # ids are [A-Za-z0-9_-] (configuration), names escaped
     return _page(f"<p>Reports by customer:</p><ul>{items}</ul>")
 
 
@@ -143,10 +150,12 @@ def report_file(date: str, name: str):
 class ItsmBridgePlugin(AirflowPlugin):
     name = "itsm_bridge"
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "ITSM Bridge"}]
-    external_views = [{
-        "name": "ITSM Bridge",
-        "href": f"{URL_PREFIX}/",
-        "destination": "nav",
-        "category": "browse",
-        "url_route": "itsm-bridge",
-    }]  # fmt: skip
+    external_views = [
+        {
+            "name": "ITSM Bridge",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "itsm-bridge",
+        }
+    ]

@@ -6,6 +6,7 @@ unit-test mode, and the repository's dags/ folder.
 """
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -18,8 +19,18 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ.setdefault("ITSM_DEVSTACK_HOME", tempfile.mkdtemp(prefix="itsm-test-devstack-"))
+# The audit HMAC key every audited run needs (a deployment defines the connection; there is no default).
+TEST_AUDIT_KEY = "test-audit-key-" + "0123456789abcdef" * 2
+os.environ.setdefault("AIRFLOW_CONN_ITSM_AUDIT", json.dumps({"conn_type": "generic", "password": TEST_AUDIT_KEY}))
 
 pytest_plugins = ["tests.integration.aws_fixtures", "tests.integration.demo_fixtures"]
+
+
+def evidence_store(root: str):
+    """A real evidence store at `root` with its audit anchors in the sibling `<root>.anchors` (never inside)."""
+    from include.itsm.adapters.evidence import AuditAnchors, EvidenceStore
+
+    return EvidenceStore(root, anchors=AuditAnchors(f"{root.rstrip('/')}.anchors"))
 
 
 # --- the local board (include/itsm/devstack/board) -------------------------------------------
@@ -31,10 +42,11 @@ import requests as _requests  # noqa: E402
 class BoardHandle:
     """A running local board: its URL, the fixed credentials and its admin endpoints."""
 
-    def __init__(self, url: str, store) -> None:
+    def __init__(self, url: str, store, app=None) -> None:
         from include.itsm.devstack.board.catalog import BOT_TOKEN, BOT_USER
 
         self.url, self.user, self.token, self.store = url, BOT_USER, BOT_TOKEN, store
+        self.app = app  # the Flask app, for tests that enumerate its routes
         self.http = _requests.Session()
         self.http.auth = (self.user, self.token)
         register_board(self)
@@ -66,7 +78,7 @@ def board(tmp_path_factory):
 
     server = BoardServer(str(tmp_path_factory.mktemp("board") / "board.sqlite")).start()
     try:
-        yield BoardHandle(server.url, server.store)
+        yield BoardHandle(server.url, server.store, server.app)
     finally:
         server.stop()
 
@@ -84,7 +96,7 @@ def own_board(directory, *, watched: bool = True):
     from include.itsm.devstack.board.server import BoardServer
 
     server = BoardServer(str(directory / "board.sqlite")).start()
-    handle = BoardHandle(server.url, server.store)
+    handle = BoardHandle(server.url, server.store, server.app)
     if not watched:
         unregister_board(handle)
     try:
@@ -123,6 +135,8 @@ def pytest_sessionfinish(session, exitstatus):
     _collect_sprint_attempts()
     if _SPRINT_ATTEMPTS:
         lines = [f"{a.get('method')} {a.get('path')} ({url})" for (url, *_), a in _SPRINT_ATTEMPTS.items()]
-        print("\nSPRINT ATTEMPTS (the product must never call agile endpoints or write the Sprint field):\n  "
-              + "\n  ".join(lines))
+        print(
+            "\nSPRINT ATTEMPTS (the product must never call agile endpoints or write the Sprint field):\n  "
+            + "\n  ".join(lines)
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -42,15 +42,29 @@ print(json.dumps({{
 
 
 MANIFEST_TICKETS = {  # one ticket of every kind, so every generated DAG shape is parsed
-    "OPS-1": ("incident", None), "OPS-2": ("problem", None), "OPS-3": ("service_request", None),
-    "OPS-4": ("change", "standard"), "OPS-5": ("change", "normal"), "OPS-6": ("change", "emergency"),
+    "OPS-1": ("incident", None),
+    "OPS-2": ("problem", None),
+    "OPS-3": ("service_request", None),
+    "OPS-4": ("change", "standard"),
+    "OPS-5": ("change", "normal"),
+    "OPS-6": ("change", "emergency"),
 }
 
 
 def _manifest_config(directory: Path) -> Path:
-    manifest = {"generated": "2026-11-26T00:00:00Z", "tickets": {
-        key: {"key": key, "ticket_type": kind, "change_type": sub, "summary": f"{kind} ticket",
-              "updated": "2026-11-26T00:00:00Z"} for key, (kind, sub) in MANIFEST_TICKETS.items()}}
+    manifest = {
+        "generated": "2026-11-26T00:00:00Z",
+        "tickets": {
+            key: {
+                "key": key,
+                "ticket_type": kind,
+                "change_type": sub,
+                "summary": f"{kind} ticket",
+                "updated": "2026-11-26T00:00:00Z",
+            }
+            for key, (kind, sub) in MANIFEST_TICKETS.items()
+        },
+    }
     (directory / "manifest.json").write_text(json.dumps(manifest))
     config = directory / "itsm.yaml"
     config.write_text(f"runtime:\n  manifest_path: {directory / 'manifest.json'}\n")
@@ -63,8 +77,14 @@ def parsed(tmp_path_factory):
     env["ITSM_CONFIG"] = str(_manifest_config(tmp_path_factory.mktemp("manifest")))
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path_factory.mktemp('parse-db') / 'empty.db'}"
     env["PYTHONPATH"] = str(REPO_ROOT)
-    result = subprocess.run([sys.executable, "-c", PARSE_SCRIPT.format(folder=str(REPO_ROOT / "dags"))],
-                            env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT.format(folder=str(REPO_ROOT / "dags"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

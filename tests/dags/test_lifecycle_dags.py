@@ -1,4 +1,4 @@
-"""The generated DAG pair's shape: the Airflow traps of DESIGN section 8 stay closed."""
+"""The generated DAG pair's shape: the Airflow traps of docs/architecture.md §9 stay closed."""
 
 from datetime import timedelta
 
@@ -11,8 +11,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, T
 
 from include.itsm.airflow.gates import GateApproval, GateTiming
 from include.itsm.airflow.lifecycle_dags import _sensor, build_approvals_dag, build_lifecycle_dag
-from include.itsm.application.lifecycle import plan_for
-from include.itsm.domain.change_policy import ChangePolicy
+from include.itsm.core.change_policy import ChangePolicy
+from include.itsm.lifecycle.plan import plan_for
 
 PLAN = plan_for("OPS-180", "change", "normal")
 
@@ -20,7 +20,9 @@ PLAN = plan_for("OPS-180", "change", "normal")
 @pytest.fixture(scope="module")
 def pair():
     timing = GateTiming(timeout=timedelta(hours=1), poke_seconds=2)
-    return build_lifecycle_dag(PLAN, "scheduler", timing), build_approvals_dag(PLAN, "scheduler", timing, ChangePolicy())
+    return build_lifecycle_dag(PLAN, "scheduler", timing), build_approvals_dag(
+        PLAN, "scheduler", timing, ChangePolicy()
+    )
 
 
 def test_dag_ids_and_never_paused(pair):
@@ -60,12 +62,12 @@ def test_approvers_are_assigned_from_configuration(pair):
     assert approvals.get_task("go_no_go_business").assigned_users == [{"id": "cfo-delegate", "name": "cfo-delegate"}]
 
 
-
 def test_each_approval_reviews_its_lifecycle_task_without_a_sensor_of_its_own(pair):
     lifecycle, approvals = pair
     assert {task.task_id for task in approvals.tasks} == {gate.name for gate in PLAN.gates}
     assert approvals.get_task("cab_1").reviews == (lifecycle.dag_id, "apply_change")
-    assert approvals.get_task("cab_2").reviews == (lifecycle.dag_id, "gate_cab_1")
+    assert approvals.get_task("cab_2").reviews == (lifecycle.dag_id, "apply_change")  # opens with cab_1
+    assert approvals.get_task("go_no_go_security").reviews == (lifecycle.dag_id, "decide")
     assert all(not task.upstream_task_ids for task in approvals.tasks)
 
 
@@ -77,7 +79,10 @@ def test_an_approval_first_waits_deferred_for_the_task_it_reviews(pair):
     trigger = deferred.value.trigger
     assert isinstance(trigger, WorkflowTrigger) and deferred.value.method_name == "reviewed"
     assert (trigger.external_dag_id, list(trigger.external_task_ids), trigger.logical_dates) == (
-        "itsm_lifecycle__OPS-180", ["classify"], [logical_date])
+        "itsm_lifecycle__OPS-180",
+        ["classify"],
+        [logical_date],
+    )
     assert "failed" in trigger.failed_states and "skipped" in trigger.skipped_states
     assert deferred.value.timeout == timedelta(hours=1)
 
@@ -101,3 +106,19 @@ def test_a_gate_wait_whose_awaited_task_failed_fails_without_retrying() -> None:
     wait.execute_complete(context, {"status": "success"})  # the awaited task succeeded: go on
     with pytest.raises(AirflowFailException):  # failed: final, a retry would wait for the same failure
         wait.execute_complete(context, {"status": "failed"})
+
+
+def test_the_form_asks_only_for_what_the_gate_needs(pair):
+    """Reason and evidence are optional in the form (the answer checks say when one is missing);
+    only Engineering's go/no-go asks for evidence, only the pir gate for the PIR's content."""
+    _, approvals = pair
+    for gate in PLAN.gates:
+        fields = approvals.get_task(gate.name).serialized_params
+        expected = {"reason", "evidence"} if gate.name == "go_no_go_engineering" else {"reason"}
+        assert set(fields) == expected, gate.name
+        assert all("null" in spec["schema"]["type"] for spec in fields.values()), gate.name
+
+
+def test_the_approvals_run_knows_the_drafter(pair):
+    conf = pair[0].get_task("trigger_approvals").conf
+    assert conf["drafter"] == "{{ dag_run.triggering_user_name or '' }}"

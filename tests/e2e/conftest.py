@@ -1,24 +1,61 @@
-"""One real Airflow (scheduler, dag-processor, triggerer, api-server; SQLite, LocalExecutor)
-for the whole end-to-end session, pointed at the demo devstack like a deployment would be."""
+"""Two real Airflows for the whole end-to-end session, pointed at the demo devstack like a deployment
+would be: `live_airflow` (scheduler, dag-processor, triggerer, api-server; SQLite, LocalExecutor) and
+`celery_airflow` (the same components as separate processes on PostgreSQL, CeleryExecutor with the
+Redis broker and two named workers, the FAB auth manager, with a board of its own), which the
+scale-out and process-fault tests share.
+
+PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and Redis on 127.0.0.1:6379 are expected to run
+(.ci/run starts them when they are down).
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+
+import psycopg2
 import pytest
+import redis
 
 from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, LocalAirflow
+from include.itsm.devstack.services import free_port
 from tests.integration.demo_fixtures import connection_env, seeded_board, write_test_config
 
-# The demo configuration's approvers (include/itsm/domain/change_policy.py defaults), an engineer who
+# The demo configuration's approvers (include/itsm/core/change_policy.py defaults), an engineer who
 # triggers (the drafter), and an outsider assigned to no gate.
-APPROVERS = ("sre-lead", "qa-engineer", "cfo-delegate", "cso-delegate", "cto-delegate", "change-manager",
-             "cab-1", "cab-2", "service-owner", "governance", "incident-manager", "product-owner",
-             "dual-delegate")
+APPROVERS = (
+    "sre-lead",
+    "qa-engineer",
+    "cfo-delegate",
+    "cso-delegate",
+    "cto-delegate",
+    "change-manager",
+    "cab-1",
+    "cab-2",
+    "service-owner",
+    "governance",
+    "incident-manager",
+    "product-owner",
+    "dual-delegate",
+)
 # One person on two go/no-go parties' lists: the configuration allows it, separation of duties must refuse it.
-E2E_POLICY = {"change": {"approvers": {"go_no_go": {"business": ["cfo-delegate", "dual-delegate"],
-                                                    "security": ["cso-delegate", "dual-delegate"],
-                                                    "engineering": ["cto-delegate"]}}}}
-E2E_USERS = {ADMIN_USER: (ADMIN_PASSWORD, "admin"), "engineer": ("engineer-pw", "op"), "outsider": ("outsider-pw", "op"),
-             **{user: (f"{user}-pw", "op") for user in APPROVERS}}
+E2E_POLICY = {
+    "change": {
+        "approvers": {
+            "go_no_go": {
+                "business": ["cfo-delegate", "dual-delegate"],
+                "security": ["cso-delegate", "dual-delegate"],
+                "engineering": ["cto-delegate"],
+            }
+        }
+    }
+}
+E2E_USERS = {
+    ADMIN_USER: (ADMIN_PASSWORD, "admin"),
+    "engineer": ("engineer-pw", "op"),
+    "outsider": ("outsider-pw", "op"),
+    **{user: (f"{user}-pw", "op") for user in APPROVERS},
+}
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +77,91 @@ def live_airflow(tmp_path_factory, demo_board, local_aws):
         yield airflow
     finally:
         airflow.stop()
+
+
+PG = dict(
+    host=os.environ.get("ITSM_TEST_PG_HOST", "127.0.0.1"),
+    port=int(os.environ.get("ITSM_TEST_PG_PORT", "5432")),
+    user=os.environ.get("ITSM_TEST_PG_USER", "postgres"),
+)
+REDIS_URL = os.environ.get("ITSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+CELERY_WORKERS = ("itsm-worker-a", "itsm-worker-b")
+CELERY_BATCH_SIZE = 2  # several mapped sweep batches, so both workers get some
+# A killed worker's task is declared dead after this long without a heartbeat, then retried (300 s by
+# default: a deployment tunes it to its tolerance for a stuck task, a test to its patience).
+HEARTBEAT_TIMEOUT_S = 20
+
+
+def _pg_admin(sql: str) -> None:
+    conn = psycopg2.connect(dbname="postgres", **PG)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def metadata_db():
+    name = f"itsm_celery_test_{uuid.uuid4().hex[:8]}"  # fresh per run; sessions on one server never meet
+    _pg_admin(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    finally:
+        _pg_admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+        _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="session")
+def celery_airflow(tmp_path_factory, metadata_db, local_aws):
+    redis.Redis.from_url(REDIS_URL).ping()  # the broker must be up (a clear error, not a hung scheduler)
+    directory = tmp_path_factory.mktemp("celery")
+    with seeded_board(directory, local_aws.endpoint_url) as board:
+        env = connection_env(board.url, board.user, board.token, local_aws.endpoint_url)
+        env["ITSM_CONFIG"] = str(
+            write_test_config(
+                directory,
+                policy=E2E_POLICY,
+                sweep_schedule=None,
+                sweep_batch_size=CELERY_BATCH_SIZE,
+                gate_poke_seconds=2,
+            )
+        )
+        env["AIRFLOW__CORE__PARALLELISM"] = "8"
+        env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = str(HEARTBEAT_TIMEOUT_S)
+        env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL"] = "5"
+        # a random port: 8080 (the default first choice) may be taken by the time the api-server binds it
+        airflow = LocalAirflow(
+            home=directory / "airflow",
+            port=free_port(0),
+            users=E2E_USERS,
+            extra_env=env,
+            executor="CeleryExecutor",
+            sql_alchemy_conn=metadata_db,
+            broker_url=REDIS_URL,
+            celery_workers=CELERY_WORKERS,
+            auth_manager="fab",  # the production auth manager; approvers created by `itsm approvers sync`
+        )
+        airflow.start(timeout_s=240)
+        airflow.config_dir, airflow.board = directory, board
+        try:
+            yield airflow
+        finally:
+            airflow.stop()
+
+
+@pytest.fixture(scope="session")
+def ops180_full_run(live_airflow, demo_board):
+    """OPS-180 through every gate, answered at once by the right people: (run id, final state)."""
+    from include.itsm.lifecycle.plan import lifecycle_dag_id, plan_for
+    from tests.e2e.lifecycle_helpers import APPROVER_OF, OPS180, ROLLBACK_EVIDENCE, add_to_manifest, approve, trigger
+
+    add_to_manifest(live_airflow, OPS180, "change", "normal")
+    run_id = trigger(live_airflow, OPS180, {"execute": True, "reason": "customer request: extend the scheduler"})
+    for gate in (g.name for g in plan_for(OPS180, "change", "normal").gates):
+        evidence = ROLLBACK_EVIDENCE if gate == "go_no_go_engineering" else ""
+        approve(live_airflow, OPS180, run_id, gate, APPROVER_OF[gate], evidence=evidence)
+    return run_id, live_airflow.client().wait_for_run(lifecycle_dag_id(OPS180), run_id, timeout_s=300)

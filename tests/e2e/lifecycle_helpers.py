@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from include.itsm.adapters.airflow_api import AirflowApiError
-from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id
-from include.itsm.application.manifest import ManifestEntry, read_manifest, write_manifest
+from include.itsm.lifecycle.manifest import ManifestEntry, read_manifest, write_manifest
+from include.itsm.lifecycle.plan import approvals_dag_id, lifecycle_dag_id
 
 SETTLE_SECONDS = 8  # see wait_for_hitl
+OPS180 = "OPS-180"  # the worked example
+# Who answers each of OPS-180's gates in the end-to-end runs (tests/e2e/conftest.py's E2E_POLICY).
+APPROVER_OF = {
+    "labels": "sre-lead",
+    "evidence": "qa-engineer",
+    "go_no_go_business": "cfo-delegate",
+    "go_no_go_security": "cso-delegate",
+    "go_no_go_engineering": "cto-delegate",
+    "window": "change-manager",
+    "change": "change-manager",
+    "cab_1": "cab-1",
+    "cab_2": "cab-2",
+    "alarms": "service-owner",
+    "governance": "governance",
+}
+ROLLBACK_EVIDENCE = "rollback rehearsed in sandbox 2026-11-20: disable cron + force-start, 14 min (runbook RB-42)"
 
 
 def add_to_manifest(live_airflow, key: str, ticket_type: str, change_type: str | None = None) -> None:
     path = live_airflow.config_dir / "manifest.json"
     manifest = read_manifest(path)
-    manifest.tickets[key] = ManifestEntry(key=key, ticket_type=ticket_type, change_type=change_type, summary=key,
-                                          on_demand=True, updated=datetime.now(timezone.utc))
+    manifest.tickets[key] = ManifestEntry(
+        key=key,
+        ticket_type=ticket_type,
+        change_type=change_type,
+        summary=key,
+        on_demand=True,
+        updated=datetime.now(UTC),
+    )
     write_manifest(path, manifest)
 
 
@@ -24,7 +48,7 @@ def trigger(live_airflow, key: str, conf: dict, user: str = "engineer") -> str:
     client = live_airflow.client(user)
     client.wait_for_dag(lifecycle_dag_id(key))
     client.wait_for_dag(approvals_dag_id(key))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     run_id = f"e2e__{now:%Y%m%dT%H%M%S%f}"
     client.trigger_at(lifecycle_dag_id(key), run_id, now, conf=conf)
     return run_id
@@ -62,8 +86,38 @@ def wait_for_hitl(live_airflow, dag_id: str, run_id: str, gate: str) -> None:
 def approve(live_airflow, key: str, run_id: str, gate: str, user: str, approve: bool = True, **params) -> None:
     """Wait until the gate asks, then answer it as `user` through the HITL REST API."""
     wait_for_gate(live_airflow, key, run_id, gate)
-    live_airflow.client(user).respond(approvals_dag_id(key), run_id, gate, approve=approve,
-                                      params={"reason": params.get("reason", ""), "evidence": params.get("evidence", "")})
+    live_airflow.client(user).respond(
+        approvals_dag_id(key),
+        run_id,
+        gate,
+        approve=approve,
+        params={"reason": params.get("reason", ""), "evidence": params.get("evidence", "")},
+    )
+
+
+def wait_for_refusal(live_airflow, key: str, run_id: str, gate: str, count: int = 1) -> dict:
+    """Until the gate has refused `count` answers; the newest refusal ({user, approved, problems}).
+    The gate is then asked again: answer it after `wait_for_gate`."""
+    client = live_airflow.client()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        refusals = client.xcom(approvals_dag_id(key), run_id, gate, "refusals") or []
+        if len(refusals) >= count:
+            return refusals[-1]
+        time.sleep(1)
+    raise AssertionError(f"{gate} refused no answer within 180 s")
+
+
+def itsm(live_airflow, user: str, *args: str) -> subprocess.CompletedProcess:
+    """The `itsm` command as `user` would run it against this Airflow (their own login)."""
+    env = live_airflow.env() | {
+        "ITSM_AIRFLOW_URL": live_airflow.url,
+        "ITSM_AIRFLOW_USER": user,
+        "ITSM_AIRFLOW_PASSWORD": live_airflow.users[user][0],
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "include.itsm", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def labels(demo_board, key: str) -> set[str]:

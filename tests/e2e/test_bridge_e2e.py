@@ -4,7 +4,7 @@ and the report page through the Airflow api-server (200 with a token, 401 withou
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -22,7 +22,7 @@ def test_bridge_run_approved_over_rest_creates_the_stories_once(live_airflow, de
     client = live_airflow.client()
     dag = client.wait_for_dag(DAG_ID)
     assert not dag["is_paused"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     run_id = f"e2e-bridge__{now:%Y%m%dT%H%M%S%f}"
     client.trigger_at(DAG_ID, run_id, now, conf={"execute": True})
     wait_for_hitl(live_airflow, DAG_ID, run_id, "stories")
@@ -36,9 +36,9 @@ def test_bridge_run_approved_over_rest_creates_the_stories_once(live_airflow, de
 
     board = JiraAdapter.from_credentials(demo_board.url, demo_board.user, demo_board.token)
     stories = list(board.search('project = "SPM" AND labels = "itsm-bridge"'))
-    labels = [tuple(sorted(l for l in s.labels if l.startswith("itsm-key-"))) for s in stories]
+    labels = [tuple(sorted(label for label in s.labels if label.startswith("itsm-key-"))) for s in stories]
     assert stories and len(labels) == len(set(labels))  # one story per pattern
-    assert {"bridge-recurring", "bridge-p0", "bridge-mttr"} <= {l for s in stories for l in s.labels}
+    assert {"bridge-recurring", "bridge-p0", "bridge-mttr"} <= {label for s in stories for label in s.labels}
 
 
 def test_report_page_needs_an_airflow_token(live_airflow):

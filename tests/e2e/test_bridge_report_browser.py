@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -65,11 +65,11 @@ class Cdp:
 def report_date(live_airflow):
     """A report for today, made by a preview run if none exists yet."""
     evidence = live_airflow.config_dir / "evidence" / "_bridge"
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
     if not (evidence / today / "report.csv").exists():
         client = live_airflow.client()
         client.wait_for_dag(DAG_ID)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         run_id = f"e2e-browser__{now:%Y%m%dT%H%M%S%f}"
         client.trigger_at(DAG_ID, run_id, now, conf={"execute": False})
         assert client.wait_for_run(DAG_ID, run_id, timeout_s=480) == "success"
@@ -82,17 +82,33 @@ def browser(tmp_path_factory):
     binary = _chromium()
     port = free_port(9222)
     profile = tmp_path_factory.mktemp("chromium-profile")
-    process = subprocess.Popen([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-                                f"--remote-debugging-port={port}", "--window-size=1280,2400", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            "--window-size=1280,2400",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         targets = []
         while time.monotonic() < deadline and not targets:
             try:
-                targets = [t for t in requests.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
-                           if t.get("type") == "page"]
+                targets = [
+                    t
+                    for t in requests.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
+                    if t.get("type") == "page"
+                ]
             except requests.RequestException:
                 time.sleep(0.3)
         if not targets:

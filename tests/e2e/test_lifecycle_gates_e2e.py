@@ -9,7 +9,7 @@ import pytest
 
 from include.itsm.adapters.airflow_api import AirflowApiError
 from include.itsm.adapters.evidence import run_segment
-from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id
+from include.itsm.lifecycle.plan import approvals_dag_id, lifecycle_dag_id
 from tests.e2e.lifecycle_helpers import add_to_manifest, labels, trigger, wait_for_gate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -25,14 +25,17 @@ def test_labels_reach_the_board_only_after_the_sre_lead_approves(live_airflow, d
 
     with pytest.raises(AirflowApiError, match="403"):  # not an assigned approver
         live_airflow.client("outsider").respond(approvals_dag_id(key), run_id, "labels", approve=True)
-    live_airflow.client("sre-lead").respond(approvals_dag_id(key), run_id, "labels", approve=True,
-                                            params={"reason": "taxonomy ok", "evidence": ""})
+    live_airflow.client("sre-lead").respond(
+        approvals_dag_id(key), run_id, "labels", approve=True, params={"reason": "taxonomy ok", "evidence": ""}
+    )
     client = live_airflow.client()
     assert client.wait_for_run(lifecycle_dag_id(key), run_id, timeout_s=240) == "success"
     after = labels(demo_board, key)
     assert {"itsm-type:service-request", "rca:not-applicable"} <= after and len(after - before) >= 6
 
-    outcome = json.loads((live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text())
+    outcome = json.loads(
+        (live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text()
+    )
     assert outcome["outcome"] == "completed"
     assert outcome["decisions"]["labels"]["user_id"] == "sre-lead"
 
@@ -43,8 +46,13 @@ def test_a_rejection_stops_everything_downstream_and_is_recorded(live_airflow, d
     before = labels(demo_board, key)
     run_id = trigger(live_airflow, key, {"execute": True, "steps": ["intake", "discover", "classify"]})
     wait_for_gate(live_airflow, key, run_id, "labels")
-    live_airflow.client("sre-lead").respond(approvals_dag_id(key), run_id, "labels", approve=False,
-                                            params={"reason": "wrong service domain", "evidence": ""})
+    live_airflow.client("sre-lead").respond(
+        approvals_dag_id(key),
+        run_id,
+        "labels",
+        approve=False,
+        params={"reason": "wrong service domain", "evidence": ""},
+    )
     client = live_airflow.client()
     assert client.wait_for_run(lifecycle_dag_id(key), run_id, timeout_s=240) == "failed"
     states = {t["task_id"]: t["state"] for t in client.task_instances(lifecycle_dag_id(key), run_id)}
@@ -52,9 +60,13 @@ def test_a_rejection_stops_everything_downstream_and_is_recorded(live_airflow, d
     assert states["record_outcome"] == "failed"
     assert labels(demo_board, key) == before
 
-    outcome = json.loads((live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text())
+    outcome = json.loads(
+        (live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text()
+    )
     assert outcome["outcome"] == "rejected"
-    assert outcome["decisions"]["labels"] | {"approved": False, "user_id": "sre-lead", "reason": "wrong service domain"} \
+    assert (
+        outcome["decisions"]["labels"] | {"approved": False, "user_id": "sre-lead", "reason": "wrong service domain"}
         == outcome["decisions"]["labels"]
+    )
     comments = demo_board.http.get(f"{demo_board.url}/rest/api/3/issue/{key}/comment", timeout=10).json()["comments"]
     assert any("wrong service domain" in json.dumps(c["body"]) for c in comments)

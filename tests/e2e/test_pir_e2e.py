@@ -5,12 +5,12 @@ to Confluence OPS and the ticket Resolved."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from include.itsm.adapters.evidence import run_segment
-from include.itsm.application.lifecycle import approvals_dag_id, lifecycle_dag_id
+from include.itsm.lifecycle.plan import approvals_dag_id, lifecycle_dag_id
 from tests.e2e.lifecycle_helpers import add_to_manifest, trigger, wait_for_gate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -25,14 +25,29 @@ def _get(demo_board, path: str, **params) -> dict:
 def test_pir_gate_entry_form_publishes_the_page_and_resolves(live_airflow, demo_board):
     source = _get(demo_board, f"/rest/api/3/issue/{SOURCE}", expand="changelog")
     fields = source["fields"]
-    changelog = tuple((datetime.fromisoformat(h["created"].replace("+0000", "+00:00")), "ops@example.com",
-                       item["field"], item.get("fromString"), item.get("toString"))
-                      for h in source["changelog"]["histories"] for item in h["items"])
+    changelog = tuple(
+        (
+            datetime.fromisoformat(h["created"].replace("+0000", "+00:00")),
+            "ops@example.com",
+            item["field"],
+            item.get("fromString"),
+            item.get("toString"),
+        )
+        for h in source["changelog"]["histories"]
+        for item in h["items"]
+    )
     key = demo_board.store.seed_issue(  # a copy: the other e2e tests keep reading the history as seeded
-        project="OPS", issue_type="Incident", summary=fields["summary"], description_adf=fields["description"],
-        status="Pending PIR", labels=fields["labels"], priority="P1",
+        project="OPS",
+        issue_type="Incident",
+        summary=fields["summary"],
+        description_adf=fields["description"],
+        status="Pending PIR",
+        labels=fields["labels"],
+        priority="P1",
         created=datetime.fromisoformat(fields["created"].replace("+0000", "+00:00")),
-        resolved=datetime.fromisoformat(fields["resolutiondate"].replace("+0000", "+00:00")), changelog=changelog)
+        resolved=datetime.fromisoformat(fields["resolutiondate"].replace("+0000", "+00:00")),
+        changelog=changelog,
+    )
     title = f"PIR {key}: {fields['summary']}"
     add_to_manifest(live_airflow, key, "incident")
 
@@ -41,16 +56,29 @@ def test_pir_gate_entry_form_publishes_the_page_and_resolves(live_airflow, demo_
     assert _get(demo_board, f"/rest/api/3/issue/{key}")["fields"]["status"]["name"] == "Pending PIR"
     assert _get(demo_board, "/wiki/api/v2/pages", title=title)["results"] == []
 
-    due = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
-    live_airflow.client("incident-manager").respond(approvals_dag_id(key), run_id, "pir", approve=True, params={
-        "reason": "PIR reviewed", "evidence": "",
-        "whys": "\n".join(["The API service crash-looped on three prod-core instances",
-                           "Release 26.10.3 dereferenced a config key that was empty",
-                           "The key was removed from the config in the same release",
-                           "Integration tests always run with a complete config file",
-                           "process: releases skip the canary stage that would have caught it"]),
-        "root_cause": "Release 26.10.3 shipped without a canary stage", "rca": "code-defect",
-        "action_items": f"Enforce the canary stage in the pipeline | CloudOps Engineer | {due}"})
+    due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    live_airflow.client("incident-manager").respond(
+        approvals_dag_id(key),
+        run_id,
+        "pir",
+        approve=True,
+        params={
+            "reason": "PIR reviewed",
+            "evidence": "",
+            "whys": "\n".join(
+                [
+                    "The API service crash-looped on three prod-core instances",
+                    "Release 26.10.3 dereferenced a config key that was empty",
+                    "The key was removed from the config in the same release",
+                    "Integration tests always run with a complete config file",
+                    "process: releases skip the canary stage that would have caught it",
+                ]
+            ),
+            "root_cause": "Release 26.10.3 shipped without a canary stage",
+            "rca": "code-defect",
+            "action_items": f"Enforce the canary stage in the pipeline | CloudOps Engineer | {due}",
+        },
+    )
     client = live_airflow.client()
     assert client.wait_for_run(lifecycle_dag_id(key), run_id, timeout_s=300) == "success"
 
@@ -58,6 +86,8 @@ def test_pir_gate_entry_form_publishes_the_page_and_resolves(live_airflow, demo_
     found = _get(demo_board, "/wiki/api/v2/pages", title=title, **{"body-format": "storage"})["results"]
     assert len(found) == 1
     assert "shipped without a canary stage" in found[0]["body"]["storage"]["value"]
-    outcome = json.loads((live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text())
+    outcome = json.loads(
+        (live_airflow.config_dir / "evidence" / key / run_segment(run_id) / "lifecycle.json").read_text()
+    )
     assert outcome["outcome"] == "completed" and outcome["decisions"]["pir"]["user_id"] == "incident-manager"
     assert outcome["decisions"]["pir"]["inputs"]["rca"] == "code-defect"

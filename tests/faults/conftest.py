@@ -12,12 +12,14 @@ import pytest
 import yaml
 
 from include.itsm.adapters.aws import AwsAccess, AwsSettings
+from include.itsm.adapters.aws_reads import AwsReads
 from include.itsm.adapters.evidence import EvidenceStore
 from include.itsm.adapters.jira import JiraAdapter
-from include.itsm.application.context import RunContext
 from include.itsm.config import Settings
+from include.itsm.context import RunContext
+from include.itsm.core import adf
 from include.itsm.devstack.demo import org
-from include.itsm.domain import adf
+from include.itsm.wiring import run_context
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _runs = itertools.count(1)
@@ -38,7 +40,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -92,8 +94,14 @@ class TcpProxy:
 def fault_settings(directory: Path, aggregator: str = org.AGGREGATOR_NAME) -> Settings:
     """config/itsm.yaml (real policy) with a private evidence root and manifest, and `aggregator`."""
     config = yaml.safe_load((REPO_ROOT / "config" / "itsm.yaml").read_text())
-    config["runtime"].update({"evidence_root": f"file://{directory / 'evidence'}",
-                              "manifest_path": str(directory / "manifest.json"), "sweep_batch_size": 3})
+    config["runtime"].update(
+        {
+            "evidence_root": f"file://{directory / 'evidence'}",
+            "audit_anchor_root": f"file://{directory / 'audit-anchors'}",
+            "manifest_path": str(directory / "manifest.json"),
+            "sweep_batch_size": 3,
+        }
+    )
     for customer in config["customers"]:
         customer["aggregator_name"] = aggregator
     return Settings.model_validate(config)
@@ -106,14 +114,28 @@ def jira_adapter(url: str, board, *, execute: bool, timeout: float = 5, **kwargs
 
 
 def aws_access(endpoint_url: str, local_aws, access_key: str = "testing") -> AwsAccess:
-    return AwsAccess(AwsSettings(region_name=local_aws.region, endpoint_url=endpoint_url,
-                                 aws_access_key_id=access_key, aws_secret_access_key=local_aws.secret_access_key))
+    return AwsAccess(
+        AwsSettings(
+            region_name=local_aws.region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=local_aws.secret_access_key,
+        )
+    )
 
 
-def make_ctx(settings: Settings, *, jira: JiraAdapter, aws: AwsAccess, execute: bool = False,
-             actor: str = "user:sre-engineer") -> RunContext:
-    return RunContext(settings=settings, run_id=f"fault-run-{next(_runs):03d}", execute=execute, actor=actor,
-                      injected={"jira": jira, "aws": aws, "evidence": EvidenceStore(settings.runtime.evidence_root)})
+def make_ctx(
+    settings: Settings, *, jira: JiraAdapter, aws: AwsAccess, execute: bool = False, actor: str = "user:sre-engineer"
+) -> RunContext:
+    return run_context(
+        settings,
+        f"fault-run-{next(_runs):03d}",
+        execute=execute,
+        actor=actor,
+        jira=jira,
+        aws=AwsReads(aws),
+        evidence=EvidenceStore.from_settings(settings),
+    )
 
 
 TICKET_TEXTS = [
@@ -130,9 +152,14 @@ def seed_batch(store, count: int, project: str = "OPS") -> list[str]:
     for i in range(count):
         account = accounts[i % len(accounts)]
         summary, body = TICKET_TEXTS[i % len(TICKET_TEXTS)]
-        keys.append(store.seed_issue(project=project, issue_type="Service Request",
-                                     summary=summary.format(a=account.account_id),
-                                     description_adf=adf.from_text(body.format(a=account.account_id))))
+        keys.append(
+            store.seed_issue(
+                project=project,
+                issue_type="Service Request",
+                summary=summary.format(a=account.account_id),
+                description_adf=adf.from_text(body.format(a=account.account_id)),
+            )
+        )
     return keys
 
 

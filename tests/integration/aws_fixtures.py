@@ -78,8 +78,13 @@ def start_local_aws(log_path: Path, *, seed: bool = True) -> tuple[subprocess.Po
     port = _free_port()
     args = [sys.executable, "-m", "include.itsm.devstack.aws", "--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("wb")
-    proc = subprocess.Popen(args + ([] if seed else ["--no-seed"]), cwd=REPO_ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        args + ([] if seed else ["--no-seed"]),
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
     aws = LocalAws(endpoint_url=f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -88,7 +93,7 @@ def start_local_aws(log_path: Path, *, seed: bool = True) -> tuple[subprocess.Po
         try:
             if requests.get(f"{aws.endpoint_url}/_devstack/health", timeout=1).status_code == 200:
                 return proc, aws
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy seeding on a loaded host
             pass
         time.sleep(0.2)
     proc.terminate()

@@ -43,21 +43,38 @@ def demo_board(tmp_path_factory, local_aws):
 
 
 def connection_env(board_url: str, board_user: str, board_token: str, aws_endpoint: str) -> dict[str, str]:
-    aws = {"conn_type": "aws", "login": "testing", "password": "testing",
-           "extra": {"endpoint_url": aws_endpoint, "region_name": "ap-southeast-2"}}
+    aws = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": aws_endpoint, "region_name": "ap-southeast-2"},
+    }
     return {
-        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps({"conn_type": "jira", "host": board_url, "login": board_user,
-                                                 "password": board_token}),
+        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps(
+            {"conn_type": "jira", "host": board_url, "login": board_user, "password": board_token}
+        ),
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
         "AIRFLOW_CONN_AWS_OPERATIONS": json.dumps(aws),
+        "AIRFLOW_CONN_ITSM_AUDIT": os.environ["AIRFLOW_CONN_ITSM_AUDIT"],  # the session's key (tests/conftest.py)
     }
 
 
 def write_test_config(directory: Path, policy: dict | None = None, **runtime) -> Path:
     """config/itsm.yaml with this test's evidence root and manifest path (and any policy overrides)."""
     config = yaml.safe_load((REPO_ROOT / "config" / "itsm.yaml").read_text())
-    config["runtime"].update({"evidence_root": f"file://{directory / 'evidence'}",
-                              "manifest_path": str(directory / "manifest.json"), **runtime})
+    config["runtime"].update(
+        {
+            "evidence_root": f"file://{directory / 'evidence'}",
+            "audit_anchor_root": f"file://{directory / 'audit-anchors'}",
+            "manifest_path": str(directory / "manifest.json"),
+            **runtime,
+        }
+    )
+    for customer in config["customers"]:  # the demo's outbox, inside this test's directory
+        customer["notices"] = {
+            "channel": "outbox",
+            "outbox_path": str(directory / "outbox" / f"{customer['id']}.jsonl"),
+        }
     if policy:
         config.setdefault("policy", {}).update(policy)
     path = directory / "itsm.yaml"
@@ -90,5 +107,9 @@ def demo_env(tmp_path_factory, demo_board, local_aws):
 @pytest.fixture(scope="session")
 def airflow_db():
     """Migrate the session's private Airflow metadata DB once (conftest fixed AIRFLOW_HOME)."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
-                   env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+    )

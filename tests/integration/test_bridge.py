@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -28,11 +28,14 @@ def preview(demo_env, demo_board):
     from include.itsm.cli import main
 
     demo_board.clear_requests()
+    reports = demo_env / "evidence" / "_bridge"
+    published = {p: p.read_bytes() for p in reports.glob("20*/report.*")}  # the days' reports before
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["bridge", "--json"]) == 0
     text = out.getvalue()
     start = text.index("{\n") if text.startswith("{\n") else text.index("\n{\n") + 1  # Airflow may log first
+    assert {p: p.read_bytes() for p in reports.glob("20*/report.*")} == published  # untouched by a preview
     return json.loads(text[start:]), demo_board.requests()
 
 
@@ -66,16 +69,17 @@ def test_preview_writes_nothing_to_jira_and_shows_the_planned_requests(preview):
     assert len(issues) == len(result["patterns"])  # one story per pattern, however many incidents
 
 
-def test_preview_writes_drafts_and_the_daily_report(preview, demo_env):
+def test_preview_writes_drafts_and_its_report_beside_them_never_over_the_days_report(preview, demo_env):
+    """The day's report (what the ITSM Bridge page shows) is the DAG's; a terminal preview's report is
+    kept under its own run."""
     result, _ = preview
     from include.itsm.adapters.evidence import run_segment
 
     run_dir = demo_env / "evidence" / "_bridge" / run_segment(result["run_id"])
     drafts = json.loads((run_dir / "drafts.json").read_text())
     assert {d["pattern_id"] for d in drafts["drafts"]} == {p["pattern_id"] for p in result["patterns"]}
-    day = demo_env / "evidence" / "_bridge" / result["report"]["date"]
     for name in ("report.html", "report.csv", "report.json"):
-        assert (day / name).stat().st_size > 0, name
+        assert (run_dir / name).stat().st_size > 0, name
 
 
 def test_no_planted_pii_leaves_in_drafts_or_report(preview, demo_env):
@@ -84,7 +88,6 @@ def test_no_planted_pii_leaves_in_drafts_or_report(preview, demo_env):
 
     run_dir = demo_env / "evidence" / "_bridge" / run_segment(result["run_id"])
     texts = [p.read_text() for p in run_dir.iterdir() if p.is_file()]
-    texts += [p.read_text() for p in (demo_env / "evidence" / "_bridge" / result["report"]["date"]).iterdir()]
     texts.append(json.dumps(result["planned_requests"]))
     blob = "\n".join(texts)
     for name in (ORG_NAME, "Kiwi Freight", *PEOPLE):
@@ -96,20 +99,20 @@ def test_no_planted_pii_leaves_in_drafts_or_report(preview, demo_env):
 
 def test_executing_twice_creates_each_story_once(demo_env, demo_board):
     from include.itsm.adapters.jira import JiraAdapter
-    from include.itsm.application.bridge import run_bridge
-    from include.itsm.application.context import RunContext
+    from include.itsm.bridge.service import run_bridge
     from include.itsm.config import settings
+    from include.itsm.wiring import run_context
 
     def execute(n: int) -> dict:
-        ctx = RunContext(settings=settings(), run_id=f"it-bridge-{n}-{datetime.now(timezone.utc):%H%M%S%f}",
-                         execute=True, actor="test")
+        ctx = run_context(settings(), f"it-bridge-{n}-{datetime.now(UTC):%H%M%S%f}", execute=True, actor="test")
         return run_bridge(ctx)
 
     first = execute(1)
     second = execute(2)
     assert first["created"] and second["created"] == []
-    assert {p["pattern_id"]: p["story_key"] for p in first["patterns"]} == \
-           {p["pattern_id"]: p["story_key"] for p in second["patterns"]}
+    assert {p["pattern_id"]: p["story_key"] for p in first["patterns"]} == {
+        p["pattern_id"]: p["story_key"] for p in second["patterns"]
+    }
     board = JiraAdapter.from_credentials(demo_board.url, demo_board.user, demo_board.token)
     stories = list(board.search('project = "SPM" AND labels = "itsm-bridge"'))
     per_pattern = {}
@@ -118,10 +121,15 @@ def test_executing_twice_creates_each_story_once(demo_env, demo_board):
         per_pattern.setdefault(tuple(idem), []).append(story.key)
     assert len(stories) == len(first["patterns"]) and all(len(v) == 1 for v in per_pattern.values())
     # links live between the story and its incidents; nothing else is written on OPS
-    story = board.get_ticket(next(p["story_key"] for p in first["patterns"]
-                                  if p["pattern_id"] == "recurring:compute:config-drift"))
+    story = board.get_ticket(
+        next(p["story_key"] for p in first["patterns"] if p["pattern_id"] == "recurring:compute:config-drift")
+    )
     assert {link.key for link in story.links} >= set(
-        next(p["incidents"] for p in first["patterns"] if p["pattern_id"] == "recurring:compute:config-drift"))
-    ops_writes = [r for r in demo_board.requests() if r["method"] in ("PUT", "POST", "DELETE")
-                  and re.match(r"^/rest/api/3/issue/OPS-", r["path"])]
+        next(p["incidents"] for p in first["patterns"] if p["pattern_id"] == "recurring:compute:config-drift")
+    )
+    ops_writes = [
+        r
+        for r in demo_board.requests()
+        if r["method"] in ("PUT", "POST", "DELETE") and re.match(r"^/rest/api/3/issue/OPS-", r["path"])
+    ]
     assert ops_writes == []

@@ -7,12 +7,14 @@ import math
 import pytest
 
 from include.itsm.adapters.aws import AwsAccess, AwsSettings
-from include.itsm.adapters.evidence import EvidenceStore
-from include.itsm.application.context import RunContext
-from include.itsm.application.discovery import discover_ticket, take_org_snapshot
+from include.itsm.adapters.aws_reads import AwsReads
 from include.itsm.config import Customer, Settings
+from include.itsm.context import RunContext
 from include.itsm.devstack.demo import org
-from include.itsm.domain.intake import Extracted, IntakeResult, Span
+from include.itsm.steps.discover.service import discover_ticket, take_org_snapshot
+from include.itsm.steps.intake.domain import Extracted, IntakeResult, Span
+from include.itsm.wiring import run_context
+from tests.conftest import evidence_store
 from tests.integration.aws_fixtures import faults
 
 STANDARD = set(org.STANDARD_ENV_VALUES)
@@ -20,19 +22,29 @@ NETWORK_HUB = org.account_by_name("network-hub")
 
 
 def _settings(local_aws) -> AwsSettings:
-    return AwsSettings(region_name=local_aws.region, endpoint_url=local_aws.endpoint_url,
-                       aws_access_key_id=local_aws.access_key_id, aws_secret_access_key=local_aws.secret_access_key)
+    return AwsSettings(
+        region_name=local_aws.region,
+        endpoint_url=local_aws.endpoint_url,
+        aws_access_key_id=local_aws.access_key_id,
+        aws_secret_access_key=local_aws.secret_access_key,
+    )
 
 
 def _context(local_aws, tmp_path, aggregator: str = org.AGGREGATOR_NAME) -> RunContext:
     customer = Customer(id="kiwi", name=org.ORG_NAME, aggregator_name=aggregator, regions=list(org.REGIONS))
-    return RunContext(settings=Settings(customers=[customer]), run_id="test-run", injected={
-        "aws": AwsAccess(_settings(local_aws)), "evidence": EvidenceStore(f"file://{tmp_path}")})
+    return run_context(
+        Settings(customers=[customer]),
+        "test-run",
+        aws=AwsReads(AwsAccess(_settings(local_aws))),
+        evidence=evidence_store(f"file://{tmp_path}"),
+    )
 
 
 def _intake(service: str, *accounts: str) -> IntakeResult:
-    return IntakeResult(service=service, account_ids=[
-        Extracted(value=a, kind="account", span=Span(start=0, end=12, quote=a)) for a in accounts])
+    return IntakeResult(
+        service=service,
+        account_ids=[Extracted(value=a, kind="account", span=Span(start=0, end=12, quote=a)) for a in accounts],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +54,8 @@ def partial_aggregator(local_aws) -> str:
     members = [a.account_id for a in org.ACCOUNTS if a is not NETWORK_HUB]
     writer.client("config").put_configuration_aggregator(
         ConfigurationAggregatorName="partial-aggregator",
-        AccountAggregationSources=[{"AccountIds": members, "AllAwsRegions": True}])
+        AccountAggregationSources=[{"AccountIds": members, "AllAwsRegions": True}],
+    )
     return "partial-aggregator"
 
 
@@ -62,7 +75,10 @@ def test_zero_from_the_org_wide_path_is_checked_per_account(local_aws, tmp_path,
     discovery = discover_ticket(ctx, "OPS-1", _intake("compute", NETWORK_HUB.account_id), snapshot, STANDARD)
     (fallback,) = discovery.fallbacks
     assert (fallback.account_id, fallback.org_wide_count, fallback.per_account_count) == (
-        NETWORK_HUB.account_id, 0, NETWORK_HUB.instances)
+        NETWORK_HUB.account_id,
+        0,
+        NETWORK_HUB.instances,
+    )
     assert fallback.provenance.source == "aws:per-account"
     assert discovery.resource_count == NETWORK_HUB.instances and discovery.gate["zero_results_cross_checked"]
 
@@ -70,8 +86,17 @@ def test_zero_from_the_org_wide_path_is_checked_per_account(local_aws, tmp_path,
 def test_access_denied_in_one_account_is_recorded_never_a_silent_zero(local_aws, tmp_path, partial_aggregator):
     ctx = _context(local_aws, tmp_path, partial_aggregator)
     snapshot = take_org_snapshot(ctx)
-    with faults(local_aws, {"service": "sts", "operation": "AssumeRole", "account_id": NETWORK_HUB.account_id,
-                            "code": "AccessDenied", "status": 403, "message": "not authorized to assume role"}):
+    with faults(
+        local_aws,
+        {
+            "service": "sts",
+            "operation": "AssumeRole",
+            "account_id": NETWORK_HUB.account_id,
+            "code": "AccessDenied",
+            "status": 403,
+            "message": "not authorized to assume role",
+        },
+    ):
         discovery = discover_ticket(ctx, "OPS-2", _intake("compute", NETWORK_HUB.account_id), snapshot, STANDARD)
     (fallback,) = discovery.fallbacks
     assert fallback.per_account_count is None
@@ -82,8 +107,16 @@ def test_access_denied_in_one_account_is_recorded_never_a_silent_zero(local_aws,
 
 def test_throttled_aggregator_queries_are_retried(local_aws, tmp_path):
     local_aws.clear_calls()
-    with faults(local_aws, {"service": "config", "operation": "SelectAggregateResourceConfig",
-                            "code": "ThrottlingException", "status": 400, "count": 2}):
+    with faults(
+        local_aws,
+        {
+            "service": "config",
+            "operation": "SelectAggregateResourceConfig",
+            "code": "ThrottlingException",
+            "status": 400,
+            "count": 2,
+        },
+    ):
         snapshot = take_org_snapshot(_context(local_aws, tmp_path))
     assert not snapshot.errors and len(snapshot.resources) > 117
     statuses = [c["status"] for c in local_aws.calls() if c["operation"] == "SelectAggregateResourceConfig"]
@@ -99,7 +132,8 @@ def test_org_snapshot_pages_through_2000_plus_instances(local_aws, tmp_path):
         member.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=100, MaxCount=100)
     writer.client("config").put_configuration_aggregator(
         ConfigurationAggregatorName="big-aggregator",
-        AccountAggregationSources=[{"AccountIds": [big_account], "AllAwsRegions": True}])
+        AccountAggregationSources=[{"AccountIds": [big_account], "AllAwsRegions": True}],
+    )
     snapshot = take_org_snapshot(_context(local_aws, tmp_path, "big-aggregator"))
     instances = {r.resource_id for r in snapshot.resources if r.resource_type == "AWS::EC2::Instance"}
     assert len(instances) == 2100

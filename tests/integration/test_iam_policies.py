@@ -16,7 +16,6 @@ import json
 import os
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -30,9 +29,11 @@ OPERATIONS_KEY = "operationstesting"
 # The call log's service is the SigV4 signing name; IAM prefixes differ for a few.
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 # Operations whose IAM action is not named like the API operation.
-IAM_ACTION = {("s3", "ListBuckets"): "s3:ListAllMyBuckets",
-              ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
-              ("s3", "GetBucketLifecycle"): "s3:GetLifecycleConfiguration"}
+IAM_ACTION = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetBucketLifecycle"): "s3:GetLifecycleConfiguration",
+}
 DISCOVERY_SESSIONS = ("itsm-readonly", "itsm-doctor")
 # Called by step 8 (govern) in member accounts, but moto lacks it and the local AWS answers 500 before the
 # call reaches its log; the static scan below proves the code calls it.
@@ -58,8 +59,13 @@ def policy_actions(name: str) -> set[str]:
 
 def session_of(endpoint: str, access_key: str) -> str:
     """The role session name of a temporary key (the local AWS answers without checking signatures)."""
-    sts = boto3.client("sts", endpoint_url=endpoint, region_name="ap-southeast-2", aws_access_key_id=access_key,
-                       aws_secret_access_key="unused")
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="ap-southeast-2",
+        aws_access_key_id=access_key,
+        aws_secret_access_key="unused",
+    )
     return sts.get_caller_identity()["Arn"].rsplit("/", 1)[-1]
 
 
@@ -67,24 +73,26 @@ def session_of(endpoint: str, access_key: str) -> str:
 def recorded(demo_env, demo_board, local_aws, tmp_path_factory):
     """(principal, iam action) pairs of a representative run: sweep, steps 4-8 run/apply, incident, doctor."""
     from include.itsm.adapters import aws as aws_adapter
-    from include.itsm.adapters.evidence import EvidenceStore
-    from include.itsm.application.context import RunContext
-    from include.itsm.application.doctor import run_doctor
-    from include.itsm.application.steps import cross_validate as cv
-    from include.itsm.application.steps import decide, govern, implement, operate
-    from include.itsm.application.sweep import run_sweep
     from include.itsm.config import settings
+    from include.itsm.doctor import run_doctor
+    from include.itsm.steps.cross_validate import service as cv
+    from include.itsm.steps.decide import service as decide
+    from include.itsm.steps.govern import service as govern
+    from include.itsm.steps.implement import service as implement
+    from include.itsm.steps.operate import service as operate
+    from include.itsm.sweep import run_sweep
+    from include.itsm.wiring import run_context
+    from tests.conftest import evidence_store
     from tests.integration.test_steps_4_to_8 import approve, copy_ticket, go_decisions
 
     saved = os.environ.get("AIRFLOW_CONN_AWS_OPERATIONS")
     ops = json.loads(saved) | {"login": OPERATIONS_KEY}
     os.environ["AIRFLOW_CONN_AWS_OPERATIONS"] = json.dumps(ops)
-    store = EvidenceStore(f"file://{tmp_path_factory.mktemp('iam-evidence')}")
+    store = evidence_store(f"file://{tmp_path_factory.mktemp('iam-evidence')}")
     runs = iter(range(1000))
 
     def ctx(execute=False, actor="user:sre-engineer"):
-        return RunContext(settings=settings(), run_id=f"iam{next(runs):03d}", execute=execute, actor=actor,
-                          injected={"evidence": store})
+        return run_context(settings(), f"iam{next(runs):03d}", execute=execute, actor=actor, evidence=store)
 
     created = []
     local_aws.clear_calls()
@@ -92,19 +100,28 @@ def recorded(demo_env, demo_board, local_aws, tmp_path_factory):
         run_sweep(ctx())
         change = copy_ticket(ctx(), demo_board, "OPS-180")
         created.append(change)
-        from include.itsm.application.assess import assess_ticket
-        from include.itsm.application.sweep import current_snapshot
+        from include.itsm.steps.assess import assess_ticket
+        from include.itsm.steps.discover.service import current_snapshot
 
         c = ctx()
         snapshot = current_snapshot(c)
         for key in (change, "OPS-192"):
             assess_ticket(c, c.jira.get_ticket(key), snapshot)
         decisions = {"evidence": approve("evidence", "qa-engineer")} | go_decisions()
-        decisions |= {"change": approve("change", "change-manager"), "cab_1": approve("cab_1", "cab-1"),
-                      "cab_2": approve("cab_2", "cab-2"), "alarms": approve("alarms", "service-owner"),
-                      "governance": approve("governance", "governance")}
-        for module, gates in ((cv, ["evidence"]), (decide, ["window"]), (implement, ["change", "cab_2"]),
-                              (operate, ["alarms"]), (govern, ["governance"])):
+        decisions |= {
+            "change": approve("change", "change-manager"),
+            "cab_1": approve("cab_1", "cab-1"),
+            "cab_2": approve("cab_2", "cab-2"),
+            "alarms": approve("alarms", "service-owner"),
+            "governance": approve("governance", "governance"),
+        }
+        for module, gates in (
+            (cv, ["evidence"]),
+            (decide, ["window"]),
+            (implement, ["change", "cab_2"]),
+            (operate, ["alarms"]),
+            (govern, ["governance"]),
+        ):
             module.run(ctx(), change)
             for gate in gates:
                 module.apply(ctx(), change, gate, decisions)
@@ -113,9 +130,9 @@ def recorded(demo_env, demo_board, local_aws, tmp_path_factory):
                     if value:
                         created.append(value)
         # the per-account fallback (CROSS_ACCOUNT_SILENT_ZERO) for every resource type, in one member account
-        from include.itsm.application.discovery import per_account
         from include.itsm.devstack.demo import org
-        from include.itsm.domain.discover import ALL_RESOURCE_TYPES
+        from include.itsm.steps.discover.domain import ALL_RESOURCE_TYPES
+        from include.itsm.steps.discover.service import per_account
 
         per_account(ctx(), org.PILOT_ACCOUNT.account_id, list(ALL_RESOURCE_TYPES))
         cv.run(ctx(), "OPS-192")  # incident sources: alarms, metrics, Config history, timeline
@@ -153,8 +170,11 @@ def recorded(demo_env, demo_board, local_aws, tmp_path_factory):
 def test_discovery_role_is_exactly_the_read_calls(recorded):
     needed = recorded["discovery"] | recorded["member-read"]
     assert policy_actions("discovery-role.json") == needed
-    assert all(a.split(":", 1)[1].startswith(("Describe", "List", "Get", "Select", "Lookup"))
-               or a in {"sts:AssumeRole", "sts:GetCallerIdentity"} for a in needed)
+    assert all(
+        a.split(":", 1)[1].startswith(("Describe", "List", "Get", "Select", "Lookup"))
+        or a in {"sts:AssumeRole", "sts:GetCallerIdentity"}
+        for a in needed
+    )
 
 
 def test_member_read_role_is_exactly_what_member_sessions_read(recorded):
@@ -169,8 +189,10 @@ def test_operations_role_is_exactly_the_alarm_writes(recorded):
 
 
 def test_trust_policies_name_the_principals():
-    for name, principal in (("member-read-role-trust.json", "ITSMDiscovery"),
-                            ("member-operations-role-trust.json", "ITSMOperations")):
+    for name, principal in (
+        ("member-read-role-trust.json", "ITSMDiscovery"),
+        ("member-operations-role-trust.json", "ITSMOperations"),
+    ):
         document = json.loads((IAM_DIR / name).read_text())
         (statement,) = document["Statement"]
         assert statement["Action"] == "sts:AssumeRole" and principal in json.dumps(statement["Principal"])
@@ -178,8 +200,11 @@ def test_trust_policies_name_the_principals():
 
 def _static_operations() -> set[tuple[str, str]]:
     """(service, Operation) for every boto3 client method or paginator the product source names."""
-    source = "\n".join(p.read_text() for p in (REPO_ROOT / "include" / "itsm").rglob("*.py")
-                       if "devstack" not in p.parts and p.name != "evidence.py")  # evidence bucket: its own policy
+    source = "\n".join(
+        p.read_text()
+        for p in (REPO_ROOT / "include" / "itsm").rglob("*.py")
+        if "devstack" not in p.relative_to(REPO_ROOT).parts and p.name != "evidence.py"
+    )  # evidence bucket: its own policy
     services = set(re.findall(r"""\.client\(\s*["']([a-z0-9-]+)["']""", source))
     session = botocore.session.get_session()
     found = set()

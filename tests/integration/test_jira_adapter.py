@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from include.itsm.adapters.jira import JiraAdapter, JiraAdapterError, PlannedRequest, idempotency_label
-from include.itsm.domain import adf
+from include.itsm.core import adf
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +31,17 @@ def adapter(board) -> JiraAdapter:
 def seeded(board) -> str:
     store = board.store
     key = store.seed_issue(
-        project="OPS", issue_type="Incident", summary="Disk full on prod-db-1",
-        description_adf=adf.from_text("Disk at 100%.\n\nPlease check."), priority="P1", labels=["prod"],
+        project="OPS",
+        issue_type="Incident",
+        summary="Disk full on prod-db-1",
+        description_adf=adf.from_text("Disk at 100%.\n\nPlease check."),
+        priority="P1",
+        labels=["prod"],
         created="2026-11-01T09:30:00+00:00",
         attachments=[("df.txt", "text/plain", b"/dev/sda1 100%")],
         comments=[("sre@example.com", adf.from_text("looking"), "2026-11-01T10:00:00+00:00")],
         changelog=[("2026-11-01T10:05:00+00:00", "sre@example.com", "priority", "P2", "P1")],
-    )  # fmt: skip
+    )
     other = store.seed_issue(project="SPM", issue_type="Problem", summary="Root cause", description_adf=None)
     store.link_issues("Problem/Incident", other, key)
     return key
@@ -45,7 +49,13 @@ def seeded(board) -> str:
 
 def test_get_ticket_maps_everything(adapter, seeded):
     t = adapter.get_ticket(seeded)
-    assert (t.summary, t.issue_type, t.status, t.priority, t.labels) == ("Disk full on prod-db-1", "Incident", "Open", "P1", ["prod"])
+    assert (t.summary, t.issue_type, t.status, t.priority, t.labels) == (
+        "Disk full on prod-db-1",
+        "Incident",
+        "Open",
+        "P1",
+        ["prod"],
+    )
     assert t.description == "Disk at 100%.\nPlease check." and t.description_adf["type"] == "doc"
     assert t.created.isoformat() == "2026-11-01T09:30:00+00:00"
     assert [(c.author, c.body) for c in t.comments] == [("sre@example.com", "looking")]
@@ -71,10 +81,21 @@ def test_keys_and_projects_are_validated_before_any_request(adapter, board):
 
 def test_search_open_tickets_pages_and_skips_done(adapter, board):
     label = f"open-{uuid.uuid4().hex[:8]}"
-    open_keys = [board.store.seed_issue(project="OPS", issue_type="Incident", summary=f"o{i}", description_adf=None,
-                                        labels=[label]) for i in range(5)]  # fmt: skip
-    board.store.seed_issue(project="OPS", issue_type="Incident", summary="done", description_adf=None, labels=[label],
-                           status="Closed", resolved="2026-11-02T00:00:00+00:00")  # fmt: skip
+    open_keys = [
+        board.store.seed_issue(
+            project="OPS", issue_type="Incident", summary=f"o{i}", description_adf=None, labels=[label]
+        )
+        for i in range(5)
+    ]
+    board.store.seed_issue(
+        project="OPS",
+        issue_type="Incident",
+        summary="done",
+        description_adf=None,
+        labels=[label],
+        status="Closed",
+        resolved="2026-11-02T00:00:00+00:00",
+    )
     found = list(adapter.search_open_tickets("OPS", jql=f'labels = "{label}"', page_size=2))
     assert [t.key for t in found] == open_keys
     searches = [r for r in board.requests() if r["path"] == "/rest/api/3/search/jql"]
@@ -114,18 +135,34 @@ def test_description_section_is_replaced_in_place(adapter, seeded):
 
 
 def test_linked_issue_and_subtask_are_created_once(adapter, board, seeded):
-    kwargs = dict(project="SPM", issue_type="Problem", summary="Problem for disk full",
-                  description_adf=adf.from_text("RCA"), link_type="Problem/Incident",
-                  idempotency_key=f"{seeded}:problem", priority="P2")  # fmt: skip
+    kwargs = dict(
+        project="SPM",
+        issue_type="Problem",
+        summary="Problem for disk full",
+        description_adf=adf.from_text("RCA"),
+        link_type="Problem/Incident",
+        idempotency_key=f"{seeded}:problem",
+        priority="P2",
+    )
     problem = adapter.create_linked_issue(seeded, **kwargs)
     assert adapter.create_linked_issue(seeded, **kwargs) == problem
-    sub = adapter.create_subtask(seeded, summary="Rollback test", description_adf=adf.from_text("do it"),
-                                 idempotency_key=f"{seeded}:rollback")  # fmt: skip
-    assert adapter.create_subtask(seeded, summary="Rollback test", description_adf=adf.from_text("do it"),
-                                  idempotency_key=f"{seeded}:rollback") == sub  # fmt: skip
+    sub = adapter.create_subtask(
+        seeded, summary="Rollback test", description_adf=adf.from_text("do it"), idempotency_key=f"{seeded}:rollback"
+    )
+    assert (
+        adapter.create_subtask(
+            seeded,
+            summary="Rollback test",
+            description_adf=adf.from_text("do it"),
+            idempotency_key=f"{seeded}:rollback",
+        )
+        == sub
+    )
     created = adapter.get_ticket(problem)
     assert idempotency_label(f"{seeded}:problem") in created.labels
-    assert [(link.link_type, link.direction, link.key) for link in created.links] == [("Problem/Incident", "outward", seeded)]
+    assert [(link.link_type, link.direction, link.key) for link in created.links] == [
+        ("Problem/Incident", "outward", seeded)
+    ]
     assert adapter.get_ticket(sub).parent == seeded
     posts = [r["path"] for r in board.requests() if r["method"] == "POST" and r["path"] != "/rest/api/3/search/jql"]
     assert posts == ["/rest/api/3/issue", "/rest/api/3/issueLink", "/rest/api/3/issue"]
@@ -155,15 +192,29 @@ def test_preview_reads_only_and_plans_every_write(board, seeded):
     preview.add_labels(seeded, ["itsm-triaged"])
     preview.upsert_step_comment(seeded, "triage", adf.doc(adf.paragraph("plan")))
     preview.replace_description_section(seeded, "triage", [adf.paragraph("x")])
-    assert preview.create_linked_issue(seeded, project="SPM", issue_type="Problem", summary="p", description_adf=adf.from_text("p"),
-                                       link_type="Relates", idempotency_key=f"{seeded}:preview") is None  # fmt: skip
+    assert (
+        preview.create_linked_issue(
+            seeded,
+            project="SPM",
+            issue_type="Problem",
+            summary="p",
+            description_adf=adf.from_text("p"),
+            link_type="Relates",
+            idempotency_key=f"{seeded}:preview",
+        )
+        is None
+    )
     preview.transition(seeded, "In Progress")
     preview.attach_file(seeded, "x.txt", b"x")
     assert [(p.method, p.path) for p in preview.planned] == [
-        ("PUT", f"/rest/api/3/issue/{seeded}"), ("POST", f"/rest/api/3/issue/{seeded}/comment"),
-        ("PUT", f"/rest/api/3/issue/{seeded}"), ("POST", "/rest/api/3/issue"), ("POST", "/rest/api/3/issueLink"),
-        ("POST", f"/rest/api/3/issue/{seeded}/transitions"), ("POST", f"/rest/api/3/issue/{seeded}/attachments"),
-    ]  # fmt: skip
+        ("PUT", f"/rest/api/3/issue/{seeded}"),
+        ("POST", f"/rest/api/3/issue/{seeded}/comment"),
+        ("PUT", f"/rest/api/3/issue/{seeded}"),
+        ("POST", "/rest/api/3/issue"),
+        ("POST", "/rest/api/3/issueLink"),
+        ("POST", f"/rest/api/3/issue/{seeded}/transitions"),
+        ("POST", f"/rest/api/3/issue/{seeded}/attachments"),
+    ]
     assert all(isinstance(p, PlannedRequest) for p in preview.planned)
     sent = {(r["method"], r["path"]) for r in board.requests()}
     assert {m for m, p in sent if p != "/rest/api/3/search/jql"} == {"GET"}

@@ -15,7 +15,7 @@ import boto3
 import pytest
 import yaml
 
-from include.itsm.domain import adf
+from include.itsm.core import adf
 from tests.integration.demo_fixtures import write_test_config
 
 B = "tasman-ports"
@@ -23,37 +23,60 @@ B = "tasman-ports"
 
 @pytest.fixture(scope="module")
 def tenants(demo_env, demo_board, local_aws, tmp_path_factory):
-    from include.itsm.application.context import RunContext
     from include.itsm.config import load_settings
     from include.itsm.devstack.demo import org
+    from include.itsm.wiring import run_context
 
     directory = tmp_path_factory.mktemp("tenants")
     subset = [org.account_by_name(n).account_id for n in ("prod-core", "staging-core")]
-    config_client = boto3.client("config", endpoint_url=local_aws.endpoint_url, region_name=local_aws.region,
-                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+    config_client = boto3.client(
+        "config",
+        endpoint_url=local_aws.endpoint_url,
+        region_name=local_aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     config_client.put_configuration_aggregator(
         ConfigurationAggregatorName="tasman-aggregator",
-        AccountAggregationSources=[{"AccountIds": subset, "AllAwsRegions": True}])
+        AccountAggregationSources=[{"AccountIds": subset, "AllAwsRegions": True}],
+    )
     path = write_test_config(directory, evidence_per_customer=True)
     config = yaml.safe_load(path.read_text())
     a = config["customers"][0]
-    config["customers"].append({**a, "id": B, "name": "Tasman Ports Ltd", "aws_conn_id": "aws_customer_b",
-                                "aws_operations_conn_id": "aws_customer_b_operations",
-                                "aggregator_name": "tasman-aggregator", "regions": ["ap-southeast-2"],
-                                "scrub": {"customers": [{"name": "Tasman Ports Ltd", "persona": "port-operator"}]}})
+    config["customers"].append(
+        {
+            **a,
+            "id": B,
+            "name": "Tasman Ports Ltd",
+            "aws_conn_id": "aws_customer_b",
+            "aws_operations_conn_id": "aws_customer_b_operations",
+            "aggregator_name": "tasman-aggregator",
+            "regions": ["ap-southeast-2"],
+            "scrub": {"customers": [{"name": "Tasman Ports Ltd", "persona": "port-operator"}]},
+        }
+    )
     path.write_text(yaml.safe_dump(config))
     os.environ["AIRFLOW_CONN_AWS_CUSTOMER_B"] = os.environ["AIRFLOW_CONN_AWS_DEFAULT"]
     settings = load_settings(path)
-    text = ("Tasman Ports Ltd: EC2 instance prod-core-03 in account {acct} keeps failing status checks "
-            "after the config drift on the launch template, production down for the port crane app.")
-    keys = [demo_board.store.seed_issue(project="OPS", issue_type="Incident", summary=f"Tasman prod EC2 outage {n}",
-                                        description_adf=adf.doc([adf.paragraph(text.format(acct=subset[0]))]),
-                                        labels=[f"customer:{B}", "service:compute", "rca:config-drift"],
-                                        priority="P2", reporter="ops@tasman.example")
-            for n in range(3)]
+    text = (
+        "Tasman Ports Ltd: EC2 instance prod-core-03 in account {acct} keeps failing status checks "
+        "after the config drift on the launch template, production down for the port crane app."
+    )
+    keys = [
+        demo_board.store.seed_issue(
+            project="OPS",
+            issue_type="Incident",
+            summary=f"Tasman prod EC2 outage {n}",
+            description_adf=adf.doc([adf.paragraph(text.format(acct=subset[0]))]),
+            labels=[f"customer:{B}", "service:compute", "rca:config-drift"],
+            priority="P2",
+            reporter="ops@tasman.example",
+        )
+        for n in range(3)
+    ]
 
     def ctx(customer, run, execute=False):
-        return RunContext(settings=settings, run_id=run, customer=settings.customer(customer), execute=execute)
+        return run_context(settings, run, customer, execute=execute)
 
     yield settings, keys, subset, ctx
     closer = ctx(None, "close", execute=True)
@@ -66,12 +89,12 @@ def tenants(demo_env, demo_board, local_aws, tmp_path_factory):
 
 
 def test_each_customer_sees_only_its_tickets_and_its_aggregator(tenants):
-    from include.itsm.application.discovery import take_org_snapshot
-    from include.itsm.application.sweep import fetch_open_keys
+    from include.itsm.steps.discover.service import take_org_snapshot
+    from include.itsm.sweep import fetch_open_tickets, open_keys
 
     settings, keys, subset, ctx = tenants
-    a_keys = fetch_open_keys(ctx("kiwi-freight", "mc-a"))
-    b_keys = fetch_open_keys(ctx(B, "mc-b"))
+    a_keys = open_keys(fetch_open_tickets(ctx("kiwi-freight", "mc-a")))
+    b_keys = open_keys(fetch_open_tickets(ctx(B, "mc-b")))
     assert sorted(b_keys) == sorted(keys) and not set(keys) & set(a_keys) and "OPS-180" in a_keys
     b = ctx(B, "mc-b")
     assert b.customer.aws_conn_id == "aws_customer_b"
@@ -81,10 +104,10 @@ def test_each_customer_sees_only_its_tickets_and_its_aggregator(tenants):
 
 
 def test_evidence_and_stories_do_not_cross(tenants):
-    from include.itsm.adapters.jira import idempotency_label
-    from include.itsm.application.assess import assess_ticket
-    from include.itsm.application.bridge import detect_and_draft
-    from include.itsm.application.discovery import take_org_snapshot
+    from include.itsm.bridge.service import detect_and_draft
+    from include.itsm.core.ticket import idempotency_label
+    from include.itsm.steps.assess import assess_ticket
+    from include.itsm.steps.discover.service import take_org_snapshot
 
     settings, keys, subset, ctx = tenants
     root = settings.runtime.evidence_root.removeprefix("file://")
@@ -113,9 +136,17 @@ def test_evidence_and_stories_do_not_cross(tenants):
 
 
 def test_unknown_customer_label_maps_to_no_one(tenants):
-    from include.itsm.application.tenancy import customer_id_of
+    from include.itsm.tenancy import customer_id_of
 
     settings, *_ = tenants
     assert customer_id_of(settings, ["customer:nobody"]) is None
     assert customer_id_of(settings, ["service:compute"]) == "kiwi-freight"
     assert customer_id_of(settings, [f"customer:{B}"]) == B
+
+
+def test_a_customers_cli_trigger_names_its_own_bridge_dag(tenants):
+    from include.itsm.tenancy import dag_id_for
+
+    settings, *_ = tenants
+    assert dag_id_for(settings, "itsm_pattern_bridge", B) == f"itsm_pattern_bridge__{B}"
+    assert dag_id_for(settings, "itsm_pattern_bridge", None) == "itsm_pattern_bridge__kiwi-freight"

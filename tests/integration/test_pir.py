@@ -7,47 +7,64 @@ incident manager's approval. A P3 incident or a ticket not in Pending PIR is ref
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.itsm.adapters.evidence import EvidenceStore
 from include.itsm.adapters.jira import idempotency_label
-from include.itsm.application.context import RunContext
-from include.itsm.application.steps import GateDecision
-from include.itsm.application.steps import pir as step
-from include.itsm.domain import pir as P
+from include.itsm.context import RunContext
+from include.itsm.steps import GateDecision
+from include.itsm.steps.pir import domain as P
+from include.itsm.steps.pir import service as step
+from include.itsm.wiring import run_context
+from tests.conftest import evidence_store
 
 SOURCE = "OPS-152"  # P1, Pending PIR in the demo history
-DUE = (datetime.now(timezone.utc) + timedelta(days=30)).date()
+DUE = (datetime.now(UTC) + timedelta(days=30)).date()
 INPUT = {
-    "whys": ["The API service crash-looped on three prod-core instances",
-             "Release 26.10.3 dereferenced a config key that was empty",
-             "The key was removed from the config in the same release",
-             "Integration tests always run with a complete config file",
-             "process: releases skip the canary stage that would have caught it"],
+    "whys": [
+        "The API service crash-looped on three prod-core instances",
+        "Release 26.10.3 dereferenced a config key that was empty",
+        "The key was removed from the config in the same release",
+        "Integration tests always run with a complete config file",
+        "process: releases skip the canary stage that would have caught it",
+    ],
     "root_cause": "Release 26.10.3 shipped without a canary stage",
     "rca": "code-defect",
-    "action_items": [f"Enforce the canary stage in the pipeline | CloudOps Engineer | {DUE.isoformat()}",
-                     {"action": "Test releases with an empty config key", "owner": "SRE", "due": DUE.isoformat()}],
+    "action_items": [
+        f"Enforce the canary stage in the pipeline | CloudOps Engineer | {DUE.isoformat()}",
+        {"action": "Test releases with an empty config key", "owner": "SRE", "due": DUE.isoformat()},
+    ],
 }
 
 
 def decision(approved: bool = True, **inputs) -> GateDecision:
-    return GateDecision(gate="pir", approved=approved, user_id="incident-manager", user_name="incident-manager",
-                        at=datetime.now(timezone.utc), outcome="approved" if approved else "rejected", inputs=inputs)
+    return GateDecision(
+        gate="pir",
+        approved=approved,
+        user_id="incident-manager",
+        user_name="incident-manager",
+        at=datetime.now(UTC),
+        outcome="approved" if approved else "rejected",
+        inputs=inputs,
+    )
 
 
 class World:
     def __init__(self, root: str) -> None:
         from include.itsm.config import settings
 
-        self.settings, self.store, self.runs = settings(), EvidenceStore(root), 0
+        self.settings, self.store, self.runs = settings(), evidence_store(root), 0
 
     def ctx(self, execute: bool = False) -> RunContext:
         self.runs += 1
-        return RunContext(settings=self.settings, run_id=f"pir{self.runs:03d}", execute=execute,
-                          actor="user:sre-engineer", injected={"evidence": self.store})
+        return run_context(
+            self.settings,
+            f"pir{self.runs:03d}",
+            execute=execute,
+            actor="user:sre-engineer",
+            evidence=self.store,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +73,21 @@ def world(demo_env, demo_board, tmp_path_factory):
     source = w.ctx().jira.get_ticket(SOURCE)
     changelog = tuple((c.created, c.author, c.field, c.from_value, c.to_value) for c in source.changelog)
     w.copy = demo_board.store.seed_issue(
-        project="OPS", issue_type="Incident", summary=source.summary, description_adf=source.description_adf,
-        status="Pending PIR", labels=source.labels, priority="P1", created=source.created, resolved=source.resolved,
-        changelog=changelog)
+        project="OPS",
+        issue_type="Incident",
+        summary=source.summary,
+        description_adf=source.description_adf,
+        status="Pending PIR",
+        labels=source.labels,
+        priority="P1",
+        created=source.created,
+        resolved=source.resolved,
+        changelog=changelog,
+    )
     w.title = f"PIR {w.copy}: {source.summary}"
     yield w
     jira = w.ctx(execute=True).jira  # close what the tests created, so later sweeps do not see it
-    for ticket in jira.search(f'project = OPS AND labels = "pir-action" AND statusCategory != Done'):
+    for ticket in jira.search('project = OPS AND labels = "pir-action" AND statusCategory != Done'):
         jira.transition(ticket.key, "Closed")
 
 
@@ -71,8 +96,9 @@ def status(board, key: str) -> str:
 
 
 def pages(board, title: str) -> list[dict]:
-    return board.http.get(f"{board.url}/wiki/api/v2/pages", params={"title": title, "body-format": "storage"},
-                          timeout=10).json()["results"]
+    return board.http.get(
+        f"{board.url}/wiki/api/v2/pages", params={"title": title, "body-format": "storage"}, timeout=10
+    ).json()["results"]
 
 
 def test_a_p3_incident_or_a_ticket_not_pending_pir_is_refused(world):
@@ -100,7 +126,7 @@ def test_preview_without_input_lists_what_is_missing_and_sends_nothing(world, de
 def test_invalid_people_input_is_refused_naming_each_problem(world):
     ctx = world.ctx()
     bad = dict(INPUT, whys=INPUT["whys"][:4], rca="unknown", action_items=["Fix it | | 2020-01-01"])
-    ctx.injected["pir_input"] = P.input_from_mapping(bad, "yaml:bad.yaml")
+    ctx.step_inputs["pir_input"] = P.input_from_mapping(bad, "yaml:bad.yaml")
     with pytest.raises(ValueError) as refused:
         step.run(ctx, world.copy)
     for problem in ("4 given, exactly 5", "rca:unknown is a placeholder", "has no owner", "is not after"):
@@ -147,10 +173,17 @@ def test_execute_publishes_once_creates_actions_once_and_resolves_only_after_app
 
     # a re-run (the approver corrected the root cause in the entry form) updates the page in place
     again = world.ctx(execute=True)
-    form = {"whys": "\n".join(INPUT["whys"]), "root_cause": "Release 26.10.3 skipped the canary stage",
-            "rca": "code-defect", "action_items": "\n".join(
-                [f"Enforce the canary stage in the pipeline | CloudOps Engineer | {DUE}",
-                 f"Test releases with an empty config key | SRE | {DUE}"])}
+    form = {
+        "whys": "\n".join(INPUT["whys"]),
+        "root_cause": "Release 26.10.3 skipped the canary stage",
+        "rca": "code-defect",
+        "action_items": "\n".join(
+            [
+                f"Enforce the canary stage in the pipeline | CloudOps Engineer | {DUE}",
+                f"Test releases with an empty config key | SRE | {DUE}",
+            ]
+        ),
+    }
     second = step.apply(again, world.copy, "pir", {"pir": decision(**form)})
     assert second["page"]["action"] == "updated" and not second["transitioned"]
     found = pages(demo_board, title)

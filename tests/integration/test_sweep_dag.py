@@ -49,7 +49,9 @@ def test_one_org_snapshot_per_sweep_with_its_cost(sweep_run):
     assert len(instances) == totals()["instances"]
     assert snapshot["as_of"] and sum(snapshot["api_calls"].values()) <= 10
     assert [p["source"] for p in snapshot["provenance"]] == [
-        "aws:organizations:ListAccounts", "aws:config:SelectAggregateResourceConfig"]
+        "aws:organizations:ListAccounts",
+        "aws:config:SelectAggregateResourceConfig",
+    ]
 
 
 def test_ops_180_is_the_worked_example(sweep_run):
@@ -59,7 +61,9 @@ def test_ops_180_is_the_worked_example(sweep_run):
     assert (c["ticket_type"], c["change_type"]) == ("change", "normal")
     assert "service:compute" in c["labels"] and "cr:normal" in c["labels"]
     assert {(f["label"], f["replacement"]) for f in classification["findings"]} >= {
-        ("service:ec2", "service:compute"), ("blast:multi-service", "blast:multi-account")}
+        ("service:ec2", "service:compute"),
+        ("blast:multi-service", "blast:multi-account"),
+    }
     org_wide = _artifact(evidence, "OPS-180", run.run_id, "discover")["org_wide"]
     assert (org_wide["resource_count"], org_wide["account_count"]) == (117, 17)
     gap = org_wide["tag_gap"]
@@ -70,8 +74,11 @@ def test_ops_180_is_the_worked_example(sweep_run):
 def test_a_preview_sweep_sends_no_write_to_jira(sweep_run):
     _, _, requests = sweep_run
     assert requests, "the sweep read nothing from the board"
-    writes = [(r["method"], r["path"]) for r in requests
-              if r["method"] != "GET" and (r["method"], r["path"]) not in READ_ONLY_REQUESTS]
+    writes = [
+        (r["method"], r["path"])
+        for r in requests
+        if r["method"] != "GET" and (r["method"], r["path"]) not in READ_ONLY_REQUESTS
+    ]
     assert writes == []
 
 
@@ -87,3 +94,17 @@ def test_a_classified_p0_signals_the_pattern_bridge(sweep_run):
     signal = next(ti for ti in run.get_task_instances() if ti.task_id == "signal_p0")
     assert summary["by_priority"].get("P0", 0) >= 1  # the demo has an open platform-wide outage
     assert signal.state == "success"
+
+
+def test_every_swept_ticket_has_an_anchored_audit_chain(sweep_run, demo_env):
+    """Airflow tasks write the audit log through the same store: keyed, and anchored outside the evidence root."""
+    from include.itsm.adapters.evidence import EvidenceStore
+    from include.itsm.config import settings
+
+    run, _, _ = sweep_run
+    store = EvidenceStore.from_settings(settings())
+    for key in sorted(t.key for t in demo_tickets())[:5]:
+        verdict = store.verify_audit(key)
+        assert verdict.ok and verdict.entries == verdict.anchored_seq >= 1, verdict.summary()
+        assert (demo_env / "audit-anchors" / key / f"{verdict.entries:08d}.json").exists()
+        assert any(e.run_id == run.run_id for e in store.audit_entries(key))

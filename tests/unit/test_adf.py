@@ -8,21 +8,28 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from include.itsm.domain import adf
+from include.itsm.core import adf
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "include/itsm/devstack/specs/adf-schema-v1-full.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "include/itsm/devstack/specs/adf-schema-v1-full.json").read_text()
+)
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
 
 
 def test_every_builder_is_schema_valid():
     document = adf.doc(
-        adf.heading("Change record", 1), adf.paragraph(["Owner: ", adf.text("SRE", bold=True)]),
-        adf.paragraph("line one\nline two"), adf.paragraph(),
+        adf.heading("Change record", 1),
+        adf.paragraph(["Owner: ", adf.text("SRE", bold=True)]),
+        adf.paragraph("line one\nline two"),
+        adf.paragraph(),
         adf.panel([adf.paragraph("Approved"), adf.bullet_list(["a", ["b ", adf.text("c", code=True)]])], "success"),
         adf.table(["account", "instances"], [["prod", 12], ["dev", None]]),
-        adf.code_block("aws ec2 describe-instances", "bash"), adf.code_block(""), adf.rule(),
-        adf.marker("step:triage"), adf.paragraph(adf.text("runbook", link="https://example.com/rb")),
-    )  # fmt: skip
+        adf.code_block("aws ec2 describe-instances", "bash"),
+        adf.code_block(""),
+        adf.rule(),
+        adf.marker("step:triage"),
+        adf.paragraph(adf.text("runbook", link="https://example.com/rb")),
+    )
     assert list(VALIDATOR.iter_errors(document)) == []
     assert list(VALIDATOR.iter_errors(adf.from_text("a\n\nb\nc"))) == []
 
@@ -39,8 +46,14 @@ def test_builders_refuse_what_adf_refuses():
 
 
 def test_plain_text_rendering():
-    document = adf.doc(adf.heading("Title"), adf.paragraph("one\ntwo"), adf.bullet_list(["x", "y"]),
-                       adf.table(["k", "v"], [["a", 1]]), adf.rule(), adf.code_block("code"))  # fmt: skip
+    document = adf.doc(
+        adf.heading("Title"),
+        adf.paragraph("one\ntwo"),
+        adf.bullet_list(["x", "y"]),
+        adf.table(["k", "v"], [["a", 1]]),
+        adf.rule(),
+        adf.code_block("code"),
+    )
     assert adf.to_plain_text(document) == "Title\none\ntwo\n- x\n- y\nk | v\na | 1\n---\ncode"
     assert adf.to_plain_text(None) == ""
 

@@ -25,8 +25,11 @@ def client(tmp_path, monkeypatch):
     config["customers"].append({**config["customers"][0], "id": "tasman", "name": "Tasman <Ports>"})
     path.write_text(yaml.safe_dump(config))
     first = config["customers"][0]["id"]
-    for customer, date, names in ((first, "2026-11-20", ("report.html",)), ("tasman", "2026-11-21", ("report.html", "report.csv")),
-                                  ("tasman", "2026-11-19", ("report.html",))):  # fmt: skip
+    for customer, date, names in (
+        (first, "2026-11-20", ("report.html",)),
+        ("tasman", "2026-11-21", ("report.html", "report.csv")),
+        ("tasman", "2026-11-19", ("report.html",)),
+    ):
         folder = tmp_path / "evidence" / customer / "_bridge" / date
         folder.mkdir(parents=True)
         for name in names:
@@ -49,7 +52,10 @@ def test_each_customer_has_its_own_reports(client):
     assert http.get("/customers/tasman/2026-11-21/report.csv").text == "tasman 2026-11-21 report.csv"
     assert http.get("/2026-11-20/report.html").text == f"{first} 2026-11-20 report.html"
     latest = http.get("/customers/tasman/", follow_redirects=False)
-    assert latest.status_code == 307 and latest.headers["location"] == "/itsm-bridge/customers/tasman/2026-11-21/report.html"
+    assert (
+        latest.status_code == 307
+        and latest.headers["location"] == "/itsm-bridge/customers/tasman/2026-11-21/report.html"
+    )
 
 
 def test_the_landing_page_lists_customers_with_escaped_names(client):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from include.itsm.core import adf
+from include.itsm.core.artifact import Provenance
+from include.itsm.core.change_policy import ChangePolicy
+from include.itsm.core.inventory import AccountInfo
+from include.itsm.core.ticket import Ticket
 from include.itsm.devstack.demo import org
-from include.itsm.domain import adf
-from include.itsm.domain.artifact import Provenance
-from include.itsm.domain.change_policy import ChangePolicy
-from include.itsm.domain.cross_validate import (
+from include.itsm.steps.cross_validate.domain import (
     ENV_TAG_MISSING,
     ENV_TAG_NON_STANDARD,
     INACTIVE_STATE,
@@ -25,14 +27,16 @@ from include.itsm.domain.cross_validate import (
     render_adf,
     source_from_timeline,
 )
-from include.itsm.domain.inventory import AccountInfo
-from include.itsm.domain.ticket import Ticket
 
-NOW = datetime(2026, 10, 20, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 10, 20, 0, 0, tzinfo=UTC)
 ORG_SPEND = 933_510.64  # Cost Explorer total for the month; EC2 compute is $17,550.00
 POLICY = ChangePolicy()
-TICKET = Ticket(key="OPS-180", summary="Extend the EC2 instance scheduler to more accounts",
-                reporter="ops@kiwifreight.example", created=datetime(2026, 10, 16, 21, 5, tzinfo=timezone.utc))
+TICKET = Ticket(
+    key="OPS-180",
+    summary="Extend the EC2 instance scheduler to more accounts",
+    reporter="ops@kiwifreight.example",
+    created=datetime(2026, 10, 16, 21, 5, tzinfo=UTC),
+)
 ACCOUNTS = [AccountInfo(account_id=a.account_id, name=a.name) for a in org.ACCOUNTS]
 
 
@@ -42,40 +46,84 @@ def world() -> list[ResourceFacts]:
     for a in org.ACCOUNTS:
         for i in range(a.instances):
             late = i >= a.instances - a.late_launches
-            out.append(ResourceFacts(
-                account_id=a.account_id, resource_id=f"i-{a.account_id[-3:]}{i:014x}",
-                region=a.regions[i % len(a.regions)], state="running",
-                launch_time=org.SPREADSHEET_AS_OF + (timedelta(days=2) if late else -timedelta(days=200)),
-                tags={org.ENV_TAG_KEY: a.env_tag} if a.env_tag else {}))  # fmt: skip
+            out.append(
+                ResourceFacts(
+                    account_id=a.account_id,
+                    resource_id=f"i-{a.account_id[-3:]}{i:014x}",
+                    region=a.regions[i % len(a.regions)],
+                    state="running",
+                    launch_time=org.SPREADSHEET_AS_OF + (timedelta(days=2) if late else -timedelta(days=200)),
+                    tags={org.ENV_TAG_KEY: a.env_tag} if a.env_tag else {},
+                )
+            )
     return out
 
 
 def ops180_sources(instances: list[ResourceFacts] | None = None, billed: float = 17_550.0) -> list[SourceResult]:
     instances = world() if instances is None else instances
-    sheet_rows = [ResourceFacts(account_id=r.account_id, resource_id=r.resource_id)
-                  for r in instances if r.launch_time <= org.SPREADSHEET_AS_OF]  # fmt: skip
+    sheet_rows = [
+        ResourceFacts(account_id=r.account_id, resource_id=r.resource_id)
+        for r in instances
+        if r.launch_time <= org.SPREADSHEET_AS_OF
+    ]
     tagged = [r for r in instances if (r.tags or {}).get(org.ENV_TAG_KEY) in POLICY.env_tag.standard_values]
     return [
-        SourceResult(name="customer spreadsheet", system="jira", api="attachment", as_of=org.SPREADSHEET_AS_OF,
-                     resources=sheet_rows, provenance=Provenance(
-                         source="jira:attachment", query="OPS-180/ec2-inventory.xlsx", as_of=org.SPREADSHEET_AS_OF,
-                         detail={"filename": "ec2-inventory.xlsx"})),
-        SourceResult(name="org-wide resource search", system="aws-config", api="SelectAggregateResourceConfig",
-                     as_of=NOW, resources=instances, provenance=Provenance(
-                         source="aws:config:SelectAggregateResourceConfig", as_of=NOW,
-                         query="SELECT accountId, resourceId WHERE resourceType = 'AWS::EC2::Instance'",
-                         detail={"aggregator": org.AGGREGATOR_NAME})),
-        SourceResult(name="env-tagged inventory", system="aws-ec2", api="DescribeInstances", as_of=NOW,
-                     resources=tagged, env_tag_values=POLICY.env_tag.standard_values,
-                     accounts_queried=[a.account_id for a in org.ACCOUNTS],
-                     provenance=Provenance(source="aws:ec2:DescribeInstances", as_of=NOW, query="tag:env in standard",
-                                           detail={"regions": ["ap-southeast-2"]})),
-        SourceResult(name="billing", system="aws-cost-explorer", api="GetCostAndUsage", as_of=NOW,
-                     billed_usd=billed, total_spend_usd=ORG_SPEND, provenance=Provenance(
-                         source="aws:ce:GetCostAndUsage", as_of=NOW,
-                         query='{"TimePeriod":{"Start":"2026-10-01","End":"2026-11-01"},"Granularity":"MONTHLY",'
-                               '"Metrics":["UnblendedCost"],"GroupBy":[{"Type":"DIMENSION","Key":"SERVICE"}]}')),
-    ]  # fmt: skip
+        SourceResult(
+            name="customer spreadsheet",
+            system="jira",
+            api="attachment",
+            as_of=org.SPREADSHEET_AS_OF,
+            resources=sheet_rows,
+            provenance=Provenance(
+                source="jira:attachment",
+                query="OPS-180/ec2-inventory.xlsx",
+                as_of=org.SPREADSHEET_AS_OF,
+                detail={"filename": "ec2-inventory.xlsx"},
+            ),
+        ),
+        SourceResult(
+            name="org-wide resource search",
+            system="aws-config",
+            api="SelectAggregateResourceConfig",
+            as_of=NOW,
+            resources=instances,
+            provenance=Provenance(
+                source="aws:config:SelectAggregateResourceConfig",
+                as_of=NOW,
+                query="SELECT accountId, resourceId WHERE resourceType = 'AWS::EC2::Instance'",
+                detail={"aggregator": org.AGGREGATOR_NAME},
+            ),
+        ),
+        SourceResult(
+            name="env-tagged inventory",
+            system="aws-ec2",
+            api="DescribeInstances",
+            as_of=NOW,
+            resources=tagged,
+            env_tag_values=POLICY.env_tag.standard_values,
+            accounts_queried=[a.account_id for a in org.ACCOUNTS],
+            provenance=Provenance(
+                source="aws:ec2:DescribeInstances",
+                as_of=NOW,
+                query="tag:env in standard",
+                detail={"regions": ["ap-southeast-2"]},
+            ),
+        ),
+        SourceResult(
+            name="billing",
+            system="aws-cost-explorer",
+            api="GetCostAndUsage",
+            as_of=NOW,
+            billed_usd=billed,
+            total_spend_usd=ORG_SPEND,
+            provenance=Provenance(
+                source="aws:ce:GetCostAndUsage",
+                as_of=NOW,
+                query='{"TimePeriod":{"Start":"2026-10-01","End":"2026-11-01"},"Granularity":"MONTHLY",'
+                '"Metrics":["UnblendedCost"],"GroupBy":[{"Type":"DIMENSION","Key":"SERVICE"}]}',
+            ),
+        ),
+    ]
 
 
 def run(sources: list[SourceResult]):
@@ -101,15 +149,19 @@ def test_ops180_counts_explanations_and_verdict() -> None:
 
     late = result.group(LAUNCHED_AFTER_AS_OF, "customer spreadsheet")
     assert late.instances == 7
-    by_name = {org.account_by_name(n).account_id: k for n, k in
-               {"prod-core": 1, "dev-core": 1, "sandbox": 1, "datalake-dev": 3, "legacy-apps": 1}.items()}
+    by_name = {
+        org.account_by_name(n).account_id: k
+        for n, k in {"prod-core": 1, "dev-core": 1, "sandbox": 1, "datalake-dev": 3, "legacy-apps": 1}.items()
+    }
     assert late.accounts == dict(sorted(by_name.items()))
     non_standard = result.group(ENV_TAG_NON_STANDARD, "env-tagged inventory")
     missing = result.group(ENV_TAG_MISSING, "env-tagged inventory")
     assert (non_standard.instances, len(non_standard.accounts)) == (13, 2)
     assert (missing.instances, len(missing.accounts)) == (10, 2)
-    assert set(non_standard.accounts) == {org.account_by_name("legacy-apps").account_id,
-                                          org.account_by_name("integration-test").account_id}
+    assert set(non_standard.accounts) == {
+        org.account_by_name("legacy-apps").account_id,
+        org.account_by_name("integration-test").account_id,
+    }
     assert non_standard.instances + missing.instances == 23
     assert len(non_standard.accounts) + len(missing.accounts) == 4
 
@@ -150,7 +202,10 @@ def test_self_comparison_refused() -> None:
     result = run([sources[0], sources[1], copy, sources[3]])
     assert result.verdict == "refused"
     assert [r.code for r in result.refusals] == [SELF_COMPARISON]
-    assert "org-wide resource search" in result.refusals[0].reason and "SelectAggregateResourceConfig" in result.refusals[0].reason
+    assert (
+        "org-wide resource search" in result.refusals[0].reason
+        and "SelectAggregateResourceConfig" in result.refusals[0].reason
+    )
 
 
 def test_missing_source_and_silent_zero_refused() -> None:
@@ -163,9 +218,17 @@ def test_missing_source_and_silent_zero_refused() -> None:
 
 def test_metamorphic_three_new_instances_follow() -> None:
     sandbox = org.account_by_name("sandbox")
-    new = [ResourceFacts(account_id=sandbox.account_id, resource_id=f"i-new{i:014x}", region="ap-southeast-2",
-                         state="running", launch_time=NOW - timedelta(hours=1), tags={"env": "dev"})
-           for i in range(3)]  # fmt: skip
+    new = [
+        ResourceFacts(
+            account_id=sandbox.account_id,
+            resource_id=f"i-new{i:014x}",
+            region="ap-southeast-2",
+            state="running",
+            launch_time=NOW - timedelta(hours=1),
+            tags={"env": "dev"},
+        )
+        for i in range(3)
+    ]
     result = run(ops180_sources(world() + new, billed=120 * 150.0))
     assert counts(result)["org-wide resource search"] == (120, 17)
     assert counts(result)["env-tagged inventory"] == (97, 13)
@@ -181,7 +244,9 @@ def test_metamorphic_removed_spreadsheet_row_is_unexplained() -> None:
     sources[0] = sources[0].model_copy(update={"resources": sources[0].resources[1:]})
     result = run(sources)
     assert counts(result)["customer spreadsheet"] == (109, 16)
-    assert [(d.resource_id, d.missing_from) for d in result.unexplained] == [(removed.resource_id, "customer spreadsheet")]
+    assert [(d.resource_id, d.missing_from) for d in result.unexplained] == [
+        (removed.resource_id, "customer spreadsheet")
+    ]
     assert sorted(result.unexplained[0].present_in) == ["env-tagged inventory", "org-wide resource search"]
     assert result.unexplained_share == pytest.approx(1 / 117)
     assert result.verdict == "fail"  # 0.85 % > 0.5 %
@@ -192,8 +257,9 @@ def test_stopped_instances_explained_and_billing_inconsistency_fails() -> None:
     for r in instances[:2]:
         r.state = "stopped"
     sources = ops180_sources(instances)
-    sources[2] = sources[2].model_copy(update={
-        "states": ("running",), "resources": [r for r in sources[2].resources if r.state == "running"]})
+    sources[2] = sources[2].model_copy(
+        update={"states": ("running",), "resources": [r for r in sources[2].resources if r.state == "running"]}
+    )
     result = run(sources)
     assert result.group(INACTIVE_STATE, "env-tagged inventory").instances == 2
     assert result.billing.instances == 115 and result.billing.passed  # 1.7 % off: within the 10 % tolerance
@@ -204,20 +270,39 @@ def test_stopped_instances_explained_and_billing_inconsistency_fails() -> None:
 
 
 def test_incident_sources_with_timeline() -> None:
-    at = datetime(2026, 11, 3, 1, 20, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 3, 1, 20, tzinfo=UTC)
     prod = org.account_by_name("prod-core").account_id
     facts = [ResourceFacts(account_id=prod, resource_id="i-0web")]
     prov = Provenance(source="test", as_of=at)
-    timeline = [TimelineSeries(account_id=prod, resource_id="i-0web", namespace="AWS/EC2", metric_name="CPUUtilization",
-                               alarm_changes=[AlarmStateChange(at=at, alarm_name="cpu", old_state="OK", new_state="ALARM")])]
+    timeline = [
+        TimelineSeries(
+            account_id=prod,
+            resource_id="i-0web",
+            namespace="AWS/EC2",
+            metric_name="CPUUtilization",
+            alarm_changes=[AlarmStateChange(at=at, alarm_name="cpu", old_state="OK", new_state="ALARM")],
+        )
+    ]
     sources = [
         SourceResult(name="ticket", system="jira", api="issue", as_of=at, resources=facts, provenance=prov),
-        SourceResult(name="inventory", system="aws-config", api="SelectAggregateResourceConfig", as_of=at,
-                     resources=facts, provenance=prov),
-        SourceResult(name="alarms", system="aws-cloudwatch", api="DescribeAlarmHistory", as_of=at, resources=facts,
-                     provenance=prov),
+        SourceResult(
+            name="inventory",
+            system="aws-config",
+            api="SelectAggregateResourceConfig",
+            as_of=at,
+            resources=facts,
+            provenance=prov,
+        ),
+        SourceResult(
+            name="alarms",
+            system="aws-cloudwatch",
+            api="DescribeAlarmHistory",
+            as_of=at,
+            resources=facts,
+            provenance=prov,
+        ),
         source_from_timeline("visual timeline", timeline, at, prov),
-    ]  # fmt: skip
+    ]
     result = cross_validate(TICKET, "run-2", sources, POLICY, rca="rca:infra-failure", timeline=timeline)
     assert result.verdict == "pass" and result.billing is None
     assert "first alarm 2026-11-03T01:20:00+00:00" in result.five_w_one_h.when

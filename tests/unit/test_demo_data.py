@@ -7,7 +7,7 @@ import io
 import json
 import re
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -39,7 +39,7 @@ from include.itsm.devstack.demo.tickets import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 26, 21, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
 PREFIXES = ("blast:", "rca:", "ke:", "service:", "env:", "tier:")
 TAXONOMY = {
     "blast": {"single-service", "single-account", "multi-account", "org-wide"},
@@ -265,8 +265,9 @@ def _label(ticket, prefix: str) -> str:
 
 
 def test_seed_board_is_idempotent(tmp_path):
-    store_module = pytest.importorskip("include.itsm.devstack.board.store",
-                                       reason="BoardStore (include/itsm/devstack/board/store.py) not written yet")  # fmt: skip
+    store_module = pytest.importorskip(
+        "include.itsm.devstack.board.store", reason="BoardStore (include/itsm/devstack/board/store.py) not written yet"
+    )
     store = store_module.BoardStore(str(tmp_path / "board.sqlite"))
     ids = {p.name: placeholder_instance_id(p.name) for p in planned_instances()}
     seeded = seed_board(store, ids, now=NOW)
@@ -293,26 +294,31 @@ def test_seed_board_requires_instance_ids(tmp_path):
 
 def test_instance_ids_from_a_local_aws():
     """Over a real moto server: assume the member role, DescribeInstances, Name -> id."""
-    from moto.server import ThreadedMotoServer
-
     import boto3
+    from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                region_name="ap-southeast-2")  # fmt: skip
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="ap-southeast-2"
+        )
         account = org.account_by_name("prod-core")
         creds = session.client("sts", endpoint_url=url).assume_role(
             RoleArn=f"arn:aws:iam::{account.account_id}:role/{org.MEMBER_ROLE_NAME}", RoleSessionName="test-demo"
         )["Credentials"]
         expected = {}
         for n, region in enumerate(account.regions):
-            ec2 = session.client("ec2", region_name=region, endpoint_url=url,
-                                 aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                 aws_session_token=creds["SessionToken"])  # fmt: skip
+            ec2 = session.client(
+                "ec2",
+                region_name=region,
+                endpoint_url=url,
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
             [instance] = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"]
             name = f"{account.name}-{n + 1:02d}"
             ec2.create_tags(Resources=[instance["InstanceId"]], Tags=[{"Key": "Name", "Value": name}])
@@ -345,8 +351,11 @@ def test_seeded_board_serves_ops_180_and_its_spreadsheet(tmp_path):
         content.raise_for_status()
         df = pd.read_excel(io.BytesIO(content.content), header=HEADER_ROW, dtype=str)
         assert len(df) == 110 and df["Account ID"].nunique() == 16
-        found = http.post(f"{server.url}/rest/api/3/search/jql", timeout=10,
-                          json={"jql": "project = OPS AND statusCategory != Done", "maxResults": 100, "fields": ["key"]})
+        found = http.post(
+            f"{server.url}/rest/api/3/search/jql",
+            timeout=10,
+            json={"jql": "project = OPS AND statusCategory != Done", "maxResults": 100, "fields": ["key"]},
+        )
         found.raise_for_status()
         assert len(found.json()["issues"]) >= 25
     finally:

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from include.itsm.adapters.evidence import EvidenceError, EvidenceStore, run_segment
-from include.itsm.domain.artifact import Artifact
+from include.itsm.adapters.evidence import EvidenceError, run_segment
+from include.itsm.core.artifact import Artifact
+from include.itsm.core.audit import ChainStatus
+from tests.conftest import evidence_store
 
 
 class Sample(Artifact):
@@ -14,12 +16,16 @@ class Sample(Artifact):
 
 @pytest.fixture()
 def store(tmp_path):
-    return EvidenceStore(f"file://{tmp_path}")
+    return evidence_store(f"file://{tmp_path}")
 
 
 def test_write_then_read_round_trips_and_names_compliance_area(store):
-    store.write("OPS-1", "manual__2026-11-26T10:00:00+00:00", "discover",
-                Sample(key="OPS-1", step="discover", run_id="r", count=117))
+    store.write(
+        "OPS-1",
+        "manual__2026-11-26T10:00:00+00:00",
+        "discover",
+        Sample(key="OPS-1", step="discover", run_id="r", count=117),
+    )
     back = store.read("OPS-1", "manual__2026-11-26T10:00:00+00:00", "discover", Sample)
     assert back.count == 117
     assert back.compliance_area == "Asset inventory and cross-account scope"
@@ -55,7 +61,7 @@ def test_audit_chain_verifies_and_detects_tampering(store, tmp_path):
     entry["actor"] = "mallory"
     entry_file.write_text(json.dumps(entry))
     verdict = store.verify_audit("OPS-9")
-    assert not verdict.ok and verdict.first_bad_seq == 2
+    assert not verdict.ok and verdict.first_bad_seq == 2 and verdict.status == ChainStatus.EDITED
 
 
 def test_audit_detects_a_removed_entry(store, tmp_path):
@@ -63,4 +69,5 @@ def test_audit_detects_a_removed_entry(store, tmp_path):
         store.audit("OPS-8", actor="bob", action=action)
     (tmp_path / "OPS-8" / "audit" / "00000002.json").unlink()
     verdict = store.verify_audit("OPS-8")
-    assert not verdict.ok and verdict.first_bad_seq == 3
+    assert verdict.status == ChainStatus.EDITED and verdict.first_bad_seq == 2
+    assert "entry removed" in verdict.reason

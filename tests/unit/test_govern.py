@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from include.itsm.core.artifact import Provenance
+from include.itsm.core.change_policy import ChangePolicy
 from include.itsm.devstack.demo import org
-from include.itsm.domain.artifact import Provenance
-from include.itsm.domain.change_policy import ChangePolicy
-from include.itsm.domain.decide import estimate_cost
-from include.itsm.domain.govern import (
+from include.itsm.steps.decide.domain import estimate_cost
+from include.itsm.steps.govern.domain import (
     GovernanceRecord,
     MetricDelta,
     RuleCompliance,
@@ -25,30 +25,44 @@ from include.itsm.domain.govern import (
 )
 
 POLICY = ChangePolicy()
-STOP_AT = datetime(2026, 10, 27, 9, 0, tzinfo=timezone.utc)  # Tuesday 22:00 NZDT
+STOP_AT = datetime(2026, 10, 27, 9, 0, tzinfo=UTC)  # Tuesday 22:00 NZDT
 PILOT = org.PILOT_ACCOUNT.account_id
 CE = Provenance(source="aws:ce:GetCostAndUsage", query="DAILY sandbox EC2 compute", as_of=STOP_AT + timedelta(days=7))
-TRAIL = Provenance(source="aws:cloudtrail:LookupEvents", query="EventName=StopInstances", as_of=STOP_AT + timedelta(days=7))
+TRAIL = Provenance(
+    source="aws:cloudtrail:LookupEvents", query="EventName=StopInstances", as_of=STOP_AT + timedelta(days=7)
+)
 
 
 def stop_events() -> list[TrailEvent]:
-    return [TrailEvent(event_name="StopInstances", event_time=STOP_AT, account_id=PILOT, resource_id=f"i-{i:02d}",
-                       user="instance-scheduler",
-                       **({"error_code": "Client.UnauthorizedOperation", "error_message": "2 active user sessions"}
-                          if i in (4, 11) else {}))
-            for i in range(16)]  # fmt: skip
+    return [
+        TrailEvent(
+            event_name="StopInstances",
+            event_time=STOP_AT,
+            account_id=PILOT,
+            resource_id=f"i-{i:02d}",
+            user="instance-scheduler",
+            **(
+                {"error_code": "Client.UnauthorizedOperation", "error_message": "2 active user sessions"}
+                if i in (4, 11)
+                else {}
+            ),
+        )
+        for i in range(16)
+    ]
 
 
 def ops180_cost():
-    estimate = estimate_cost(16, POLICY, Provenance(source="aws:config", as_of=STOP_AT))
+    estimate = estimate_cost(16, 17, POLICY, Provenance(source="aws:config", as_of=STOP_AT))
     return cost_delta(estimate, 287.0, STOP_AT, STOP_AT + timedelta(days=7), stop_events(), POLICY, CE, TRAIL)
 
 
 def test_ops180_prorated_cost_delta() -> None:
     delta = ops180_cost()
     assert (delta.stopped_instances, delta.estimated_instances, delta.observed_hours) == (14, 16, 168)
-    assert delta.failed_stops == {"i-04": "Client.UnauthorizedOperation: 2 active user sessions",
-                                  "i-11": "Client.UnauthorizedOperation: 2 active user sessions"}
+    assert delta.failed_stops == {
+        "i-04": "Client.UnauthorizedOperation: 2 active user sessions",
+        "i-11": "Client.UnauthorizedOperation: 2 active user sessions",
+    }
     assert delta.prorated_estimate_usd == pytest.approx(2400 * 168 / 730 * 14 / 16, abs=0.005) == 483.29
     assert (delta.actual_usd, delta.unexplained_usd) == (287.0, 196.29)  # reported, not hidden
     assert delta.arithmetic == [
@@ -60,45 +74,71 @@ def test_ops180_prorated_cost_delta() -> None:
 
 
 def test_a_retried_stop_that_succeeds_counts_as_stopped() -> None:
-    events = stop_events() + [TrailEvent(event_name="StopInstances", event_time=STOP_AT + timedelta(hours=1),
-                                         account_id=PILOT, resource_id="i-04")]
-    estimate = estimate_cost(16, POLICY, Provenance(source="aws:config"))
+    events = stop_events() + [
+        TrailEvent(
+            event_name="StopInstances", event_time=STOP_AT + timedelta(hours=1), account_id=PILOT, resource_id="i-04"
+        )
+    ]
+    estimate = estimate_cost(16, 17, POLICY, Provenance(source="aws:config"))
     delta = cost_delta(estimate, 287.0, STOP_AT, STOP_AT + timedelta(days=7), events, POLICY, CE, TRAIL)
     assert delta.stopped_instances == 15 and list(delta.failed_stops) == ["i-11"]
 
 
 def record() -> GovernanceRecord:
     events = stop_events() + [
-        TrailEvent(event_name="StartInstances", event_time=STOP_AT + timedelta(hours=10), account_id=PILOT, resource_id="i-00"),
-        TrailEvent(event_name="AttachRolePolicy", event_source="iam.amazonaws.com", user="admin",
-                   event_time=STOP_AT + timedelta(hours=2), account_id=PILOT),
-        TrailEvent(event_name="StopInstances", event_time=STOP_AT - timedelta(days=1), account_id=PILOT, resource_id="i-99"),
-    ]  # fmt: skip
+        TrailEvent(
+            event_name="StartInstances", event_time=STOP_AT + timedelta(hours=10), account_id=PILOT, resource_id="i-00"
+        ),
+        TrailEvent(
+            event_name="AttachRolePolicy",
+            event_source="iam.amazonaws.com",
+            user="admin",
+            event_time=STOP_AT + timedelta(hours=2),
+            account_id=PILOT,
+        ),
+        TrailEvent(
+            event_name="StopInstances", event_time=STOP_AT - timedelta(days=1), account_id=PILOT, resource_id="i-99"
+        ),
+    ]
     hashes = {"cross-validate": "a" * 64, "decide": "b" * 64, "implement": "c" * 64, "operate": "d" * 64}
     return GovernanceRecord(
-        key="OPS-180", run_id="r1", cost=ops180_cost(),
-        security=security_delta([RuleCompliance(rule="ec2-instance-managed-by-ssm", before="COMPLIANT", after="COMPLIANT"),
-                                 RuleCompliance(rule="required-tags", before="NON_COMPLIANT", after="COMPLIANT")], events),
+        key="OPS-180",
+        run_id="r1",
+        cost=ops180_cost(),
+        security=security_delta(
+            [
+                RuleCompliance(rule="ec2-instance-managed-by-ssm", before="COMPLIANT", after="COMPLIANT"),
+                RuleCompliance(rule="required-tags", before="NON_COMPLIANT", after="COMPLIANT"),
+            ],
+            events,
+        ),
         trail=compliance_trail(events, STOP_AT, STOP_AT + timedelta(days=7)),
         performance=[MetricDelta(metric="sandbox EC2 running hours/day", before=384, after=216, unit="h")],
         evidence_index=evidence_index({step: f"OPS-180/r1/{step}.json" for step in hashes}, POLICY),
         bundle_sha256=bundle_hash(list(hashes.values())),
-    )  # fmt: skip
+    )
 
 
 def test_security_trail_and_performance() -> None:
     r = record()
     assert [c.rule for c in r.security.changed_rules] == ["required-tags"]
     assert r.security.iam_changes == ["2026-10-27T11:00:00+00:00 AttachRolePolicy by admin (success)"]
-    assert r.trail == {"AttachRolePolicy": {"success": 1}, "StartInstances": {"success": 1},
-                       "StopInstances": {"error:Client.UnauthorizedOperation": 2, "success": 14}}
+    assert r.trail == {
+        "AttachRolePolicy": {"success": 1},
+        "StartInstances": {"success": 1},
+        "StopInstances": {"error:Client.UnauthorizedOperation": 2, "success": 14},
+    }
     assert r.performance[0].change == -168
     assert r.compliance_area == "Audit trail completeness and evidence preservation"
 
 
 def test_bundle_hash_is_order_independent_and_sensitive() -> None:
     hashes = ["b" * 64, "a" * 64]
-    assert bundle_hash(hashes) == bundle_hash(hashes[::-1]) == hashlib.sha256(("a" * 64 + "\n" + "b" * 64).encode()).hexdigest()
+    assert (
+        bundle_hash(hashes)
+        == bundle_hash(hashes[::-1])
+        == hashlib.sha256(("a" * 64 + "\n" + "b" * 64).encode()).hexdigest()
+    )
     assert bundle_hash(["a" * 64, "c" * 64]) != bundle_hash(hashes)
 
 

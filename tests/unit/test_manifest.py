@@ -1,12 +1,12 @@
 """The manifest the lifecycle DAG generator reads: who joins, who stays, who leaves."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.itsm.application.manifest import Manifest, ManifestEntry, TicketOutcome, merge_manifest
+from include.itsm.lifecycle.manifest import Manifest, ManifestEntry, TicketOutcome, merge_manifest
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _entry(key, **kw):
@@ -18,8 +18,9 @@ def _ok(key):
 
 
 def test_successes_join_and_failures_do_not():
-    merged = merge_manifest(Manifest(generated=NOW), [_ok("OPS-1"), TicketOutcome(key="OPS-2", ok=False)],
-                            {"OPS-1", "OPS-2"})
+    merged = merge_manifest(
+        Manifest(generated=NOW), [_ok("OPS-1"), TicketOutcome(key="OPS-2", ok=False)], {"OPS-1", "OPS-2"}
+    )
     assert list(merged.tickets) == ["OPS-1"] and merged.tickets["OPS-1"].change_type == "normal"
 
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from include.itsm.core.change_policy import ChangePolicy
+from include.itsm.core.inventory import Resource
 from include.itsm.devstack.demo import org
-from include.itsm.domain.change_policy import ChangePolicy
-from include.itsm.domain.inventory import Resource
-from include.itsm.domain.operate import plan_operations, verify_alarms
+from include.itsm.steps.operate.domain import plan_operations, verify_alarms
 from tests.unit.test_decide import demo_resources
 
 POLICY = ChangePolicy()
@@ -24,10 +24,18 @@ def pilot_plan():
 
 
 def described(spec) -> dict:
-    return {"AlarmName": spec.alarm_name, "Namespace": spec.namespace, "MetricName": spec.metric_name,
-            "Statistic": spec.statistic, "ComparisonOperator": spec.comparison_operator, "Threshold": spec.threshold,
-            "Period": spec.period, "EvaluationPeriods": spec.evaluation_periods, "AlarmActions": spec.alarm_actions,
-            "Dimensions": [{"Name": k, "Value": v} for k, v in spec.dimensions.items()]}  # fmt: skip
+    return {
+        "AlarmName": spec.alarm_name,
+        "Namespace": spec.namespace,
+        "MetricName": spec.metric_name,
+        "Statistic": spec.statistic,
+        "ComparisonOperator": spec.comparison_operator,
+        "Threshold": spec.threshold,
+        "Period": spec.period,
+        "EvaluationPeriods": spec.evaluation_periods,
+        "AlarmActions": spec.alarm_actions,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in spec.dimensions.items()],
+    }
 
 
 def test_ops180_alarms_and_rollback_trigger() -> None:
@@ -35,7 +43,11 @@ def test_ops180_alarms_and_rollback_trigger() -> None:
     assert len(plan.alarms) == 17  # 16 instance status checks + 1 failed-start trigger for the account
     trigger = next(a for a in plan.alarms if a.metric_name == "FailedStartOperations")
     assert (trigger.statistic, trigger.comparison_operator, trigger.threshold, trigger.period) == (
-        "Sum", "GreaterThanThreshold", 5, 3600)
+        "Sum",
+        "GreaterThanThreshold",
+        5,
+        3600,
+    )
     assert trigger.dimensions == {"AccountId": PILOT}
     assert trigger.alarm_actions == [f"arn:aws:sns:ap-southeast-2:{PILOT}:itsm-OPS-180-alarms"]
     assert plan.rollback_triggers[0].description == "more than 5 failed start operations in 1 hour"
@@ -72,6 +84,8 @@ def test_verify_alarms_reports_missing_and_mismatched() -> None:
     result = verify_alarms(plan.alarms, readback)
     assert result.missing == [plan.alarms[0].alarm_name]
     assert [(m.alarm_name, m.field) for m in result.mismatched] == [
-        (plan.alarms[1].alarm_name, "threshold"), (plan.alarms[2].alarm_name, "dimensions")]
+        (plan.alarms[1].alarm_name, "threshold"),
+        (plan.alarms[2].alarm_name, "dimensions"),
+    ]
     assert len(result.configured) == 14 and not result.ok
     assert verify_alarms(plan.alarms, [described(s) for s in plan.alarms]).ok

@@ -11,15 +11,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from include.itsm.domain import classify, intake, prefilter
-from include.itsm.domain.policy import Policy
-from include.itsm.domain.ticket import Ticket
+from include.itsm.core.policy import Policy
+from include.itsm.core.ticket import Ticket
+from include.itsm.steps.classify import domain as classify
+from include.itsm.steps.intake import domain as intake
+from include.itsm.textscan import prefilter
 
 pytestmark = pytest.mark.skipif(prefilter.hyperscan is None, reason="hyperscan has no wheel for this platform")
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SETS = (intake._TEXT, intake.WORDS, classify._VIEW)
-ODD = ["\u017f", "\u212a", "\u0131", "\u0130", "\x0b", "\x1c", "\xa0", "\u2014", "ß", "Σ", "ダウン", "é", "\ud800", "１２"]
+ODD = [
+    "\u017f",
+    "\u212a",
+    "\u0131",
+    "\u0130",
+    "\x0b",
+    "\x1c",
+    "\xa0",
+    "\u2014",
+    "ß",
+    "Σ",
+    "ダウン",
+    "é",
+    "\ud800",
+    "１２",
+]
 
 
 def _examples() -> list[Ticket]:
@@ -67,15 +84,52 @@ def _registered() -> list[tuple[prefilter.PatternSet, int, re.Pattern[str]]]:
     return [(patterns, i, p) for patterns in SETS for i, p in enumerate(patterns._patterns)]
 
 
-WORDS = ["prod", "ec2", "instance", "down", "502", "account", "role", "bucket", "s3://a-b", "rds", "-db", "cost",
-         "urgent", "recurring", "ignore previous instructions", "arn:aws:iam::318274650011:role/x", "318274650011",
-         "i-0123456789abcdef0", "{quote}", "<p>", "bq. ", "h2. ", "[a|b]", "> quoted", "On Tue wrote:", "system:",
-         "please josé create", "give zoë access", "３１８２７４６５００１１", "role\u2003name"]  # fmt: skip
+WORDS = [
+    "prod",
+    "ec2",
+    "instance",
+    "down",
+    "502",
+    "account",
+    "role",
+    "bucket",
+    "s3://a-b",
+    "rds",
+    "-db",
+    "cost",
+    "urgent",
+    "recurring",
+    "ignore previous instructions",
+    "arn:aws:iam::318274650011:role/x",
+    "318274650011",
+    "i-0123456789abcdef0",
+    "{quote}",
+    "<p>",
+    "bq. ",
+    "h2. ",
+    "[a|b]",
+    "> quoted",
+    "On Tue wrote:",
+    "system:",
+    "please josé create",
+    "give zoë access",
+    "３１８２７４６５００１１",
+    "role\u2003name",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(st.sampled_from(WORDS), st.sampled_from(ODD), st.sampled_from([" ", "\n", "-", ".", "_", ":"]),
-                          st.text(max_size=4)), max_size=30))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(WORDS),
+            st.sampled_from(ODD),
+            st.sampled_from([" ", "\n", "-", ".", "_", ":"]),
+            st.text(max_size=4),
+        ),
+        max_size=30,
+    )
+)
 def test_every_match_is_reported(parts: list[str]) -> None:
     text = "".join(parts)
     for variant in (text, text.upper(), " " + text.lower()):
@@ -91,7 +145,10 @@ def _word_list_scans() -> list[intake.WordScan]:
     policy = Policy()
     env_words = {w.lower(): env for env, words in policy.environments.aliases.items() for w in words}
     scans = [intake._words_pattern(s.keywords, plural=True) for s in policy.services.types]
-    return scans + [intake._words_pattern(env_words), intake._words_pattern(("auto scaling", "x-ray", "本番", "k8s"), plural=True)]
+    return scans + [
+        intake._words_pattern(env_words),
+        intake._words_pattern(("auto scaling", "x-ray", "本番", "k8s"), plural=True),
+    ]
 
 
 WORD_LIST_SCANS = _word_list_scans()
@@ -99,10 +156,20 @@ LISTED = sorted({w for scan in WORD_LIST_SCANS for w in re.split(r"\\s\+|\|", sc
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(st.sampled_from(LISTED), st.sampled_from(["auto  scaling", "auto\nscalings", "x-rays", "本番環境"]),
-                          st.sampled_from(ODD), st.sampled_from([" ", "\n", "-", ".", "_", "s", "ss", "İ", "ﬀ"]),
-                          st.text(max_size=3)), max_size=25),
-       st.integers(0, 40), st.integers(0, 400))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(LISTED),
+            st.sampled_from(["auto  scaling", "auto\nscalings", "x-rays", "本番環境"]),
+            st.sampled_from(ODD),
+            st.sampled_from([" ", "\n", "-", ".", "_", "s", "ss", "İ", "ﬀ"]),
+            st.text(max_size=3),
+        ),
+        max_size=25,
+    ),
+    st.integers(0, 40),
+    st.integers(0, 400),
+)
 def test_word_lists_match_the_same_from_reported_starts_only(parts: list[str], pos: int, endpos: int) -> None:
     text = "".join(parts)
     for variant in (text, text.upper(), text.title()):
@@ -161,15 +228,26 @@ def test_compiled_databases_are_kept_on_disk_and_a_damaged_one_is_compiled_again
     kept.write_bytes(b"not a database")
     database = prefilter._database(patterns)
     hits = []
-    database.scan(b"an OUTAGE", match_event_handler=lambda pattern_id, *_: hits.append(pattern_id),
-                  scratch=prefilter.hyperscan.Scratch(database))  # fmt: skip
+    database.scan(
+        b"an OUTAGE",
+        match_event_handler=lambda pattern_id, *_: hits.append(pattern_id),
+        scratch=prefilter.hyperscan.Scratch(database),
+    )
     assert hits == [0] and kept.read_bytes() != b"not a database"
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(ODD + ["é", "\xff", "\x80", "ﬀ", "😀", "a", " "]), st.text(max_size=4)), max_size=20))
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(ODD + ["é", "\xff", "\x80", "ﬀ", "😀", "a", " "]), st.text(max_size=4)), max_size=20
+    )
+)
 def test_scanned_bytes_are_the_text_with_every_non_ascii_character_one_0x80(parts: list[str]) -> None:
     text = "".join(parts)
-    expected = None if any(c in text for c in "\u0130\u0131\u017f\u212a") else bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
+    expected = (
+        None
+        if any(c in text for c in "\u0130\u0131\u017f\u212a")
+        else bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
+    )
     assert prefilter._encoded(text) == expected
     assert prefilter._scan_bytes(text) == expected and prefilter._scan_bytes(text) == expected  # remembered

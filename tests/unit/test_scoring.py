@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from include.itsm.application.triage import triage_record
-from include.itsm.domain.policy import Policy
+from include.itsm.core.policy import Policy
+from include.itsm.triage import triage_record
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SET_FIELDS = ("account_ids", "resource_ids")
@@ -76,7 +76,9 @@ def test_scores_meet_floors(name: str) -> None:
     metrics = score(records, Policy())
     print(f"\n{name} ({len(records)} tickets)")
     for field, value in metrics.items():
-        print(f"  {field}: {json.dumps(value, default=str) if not isinstance(value, dict) else {k: round(v, 3) for k, v in value.items()}}")
+        print(
+            f"  {field}: {json.dumps(value, default=str) if not isinstance(value, dict) else {k: round(v, 3) for k, v in value.items()}}"
+        )
     assert metrics["account_ids"]["f1"] >= 0.98 and not metrics["decoys_taken"]
     assert metrics["resource_ids"]["f1"] >= 0.95
     assert metrics["service"]["accuracy"] >= 0.90

@@ -1,19 +1,27 @@
-"""PII scrub rules (DESIGN section 6): what is replaced, with which label, and what is kept."""
+"""PII scrub rules (docs/architecture.md §7): what is replaced, with which label, and what is kept."""
 
 from __future__ import annotations
 
 import pytest
 
+from include.itsm.core.inventory import AccountInfo
 from include.itsm.devstack.demo.org import ACCOUNTS, ORG_NAME
-from include.itsm.domain.inventory import AccountInfo
-from include.itsm.domain.scrub import ScrubRegisters, account_type, registers_for, scrub
-from include.itsm.domain.scrub_config import ScrubConfig
+from include.itsm.scrub.config import ScrubConfig
+from include.itsm.scrub.domain import ScrubRegisters, ScrubResult, account_type, registers_for, scrub
 
-VPCS = [("10.20.0.0/16", "prod-vpc"), ("10.40.0.0/16", "dr-vpc"), ("10.30.0.0/16", "staging-vpc"), ("10.50.0.0/16", "dev-vpc")]
+VPCS = [
+    ("10.20.0.0/16", "prod-vpc"),
+    ("10.40.0.0/16", "dr-vpc"),
+    ("10.30.0.0/16", "staging-vpc"),
+    ("10.50.0.0/16", "dev-vpc"),
+]
 
 
 def demo_accounts() -> list[AccountInfo]:
-    return [AccountInfo(account_id=a.account_id, name=a.name, tags={"env": a.env_tag} if a.env_tag else {}) for a in ACCOUNTS]
+    return [
+        AccountInfo(account_id=a.account_id, name=a.name, tags={"env": a.env_tag} if a.env_tag else {})
+        for a in ACCOUNTS
+    ]
 
 
 def demo_registers() -> ScrubRegisters:
@@ -22,11 +30,16 @@ def demo_registers() -> ScrubRegisters:
         "name": ORG_NAME,
         "env_tag_key": "env",
         "scrub": {
-            "customers": [{"name": ORG_NAME, "aliases": ["Kiwi Freight", "KFL", "kiwifreight", "kiwi-freight"],
-                           "persona": "freight-logistics-customer"}],
+            "customers": [
+                {
+                    "name": ORG_NAME,
+                    "aliases": ["Kiwi Freight", "KFL", "kiwifreight", "kiwi-freight"],
+                    "persona": "freight-logistics-customer",
+                }
+            ],
             "people": ["Tom Baker", "Aroha Ngata", "Liam Wong"],
         },
-    }  # fmt: skip
+    }
     return registers_for(customer, demo_accounts(), VPCS)
 
 
@@ -45,7 +58,9 @@ def test_account_types_from_env_tag_and_name() -> None:
     assert REGS.accounts["318274650167"] == "shared-account"  # no env tag: from the name
     assert REGS.accounts["318274650156"] == "dev-account"  # "Dev_Test"
     override = ScrubConfig(account_types={"3182-7465-0011": "payments-prod-account"})
-    assert account_type(AccountInfo(account_id="318274650011", tags={"env": "prod"}), override) == "payments-prod-account"
+    assert (
+        account_type(AccountInfo(account_id="318274650011", tags={"env": "prod"}), override) == "payments-prod-account"
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,7 +82,12 @@ def test_accounts(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["order 202611260930 shipped", "tracking number 123456789012", "invoice #123456789012", "at 202611260930 the job ran"],
+    [
+        "order 202611260930 shipped",
+        "tracking number 123456789012",
+        "invoice #123456789012",
+        "at 202611260930 the job ran",
+    ],
 )
 def test_twelve_digit_numbers_named_as_something_else_are_kept(text: str) -> None:
     assert s(text) == text
@@ -158,7 +178,9 @@ def test_deterministic_and_defaults_are_generic() -> None:
 
 def test_configuration_switches() -> None:
     regs = registers_for(ScrubConfig(detect_people=False, detect_companies=False, unknown_accounts=False))
-    assert s("Hi Jane, Acme Widgets Ltd, account 402938475610", regs) == "Hi Jane, Acme Widgets Ltd, account 402938475610"
+    assert (
+        s("Hi Jane, Acme Widgets Ltd, account 402938475610", regs) == "Hi Jane, Acme Widgets Ltd, account 402938475610"
+    )
 
 
 def test_bad_configuration_is_refused() -> None:
@@ -170,10 +192,9 @@ def test_bad_configuration_is_refused() -> None:
         ScrubConfig.model_validate({"unknown_key": 1})
 
 
-def test_pathological_input_is_linear() -> None:
-    import time
-
+@pytest.mark.timeout(60)
+def test_pathological_input_finishes() -> None:
+    """Catastrophic backtracking on these shapes would run for hours; a hang guard, not a speed
+    measurement (bench/ measures speed)."""
     blob = ("A" * 5000 + " " + "1" * 5000 + " " + "a." * 3000 + "@" + "x-" * 3000 + " " + ":" * 3000 + " ") * 20
-    start = time.perf_counter()
-    scrub(blob, REGS)
-    assert time.perf_counter() - start < 2.0
+    assert isinstance(scrub(blob, REGS), ScrubResult)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include.itsm.domain.scrub import KINDS, ScrubRegisters, scrub
+from include.itsm.scrub.domain import KINDS, ScrubRegisters, scrub
 from tests.unit.test_scrub import demo_registers
 
 DATA = Path(__file__).resolve().parents[1] / "data"

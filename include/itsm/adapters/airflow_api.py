@@ -8,12 +8,12 @@ Environment: ITSM_AIRFLOW_URL, ITSM_AIRFLOW_USER, ITSM_AIRFLOW_PASSWORD.
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
-
 
 WRITE_ATTEMPTS = 6
 
@@ -24,18 +24,22 @@ class AirflowApiError(RuntimeError):
 
 class AirflowApi:
     def __init__(self, url: str, user: str, password: str, *, timeout: float = 30):
-        self.url = url.rstrip("/")
+        self.url = url.rstrip("/").removesuffix("/api/v2")  # the api-server root, however it was given
+        self.user = user
         self.timeout = timeout
-        response = requests.post(f"{self.url}/auth/token", json={"username": user, "password": password},
-                                 timeout=timeout)  # fmt: skip
+        response = requests.post(
+            f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=timeout
+        )
         if response.status_code not in (200, 201):
             raise AirflowApiError(f"Airflow at {self.url} refused the login of {user!r}: HTTP {response.status_code}")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     @classmethod
-    def from_env(cls) -> "AirflowApi":
-        missing = [n for n in ("ITSM_AIRFLOW_URL", "ITSM_AIRFLOW_USER", "ITSM_AIRFLOW_PASSWORD") if not os.environ.get(n)]
+    def from_env(cls) -> AirflowApi:
+        missing = [
+            n for n in ("ITSM_AIRFLOW_URL", "ITSM_AIRFLOW_USER", "ITSM_AIRFLOW_PASSWORD") if not os.environ.get(n)
+        ]
         if missing:
             raise AirflowApiError(f"--execute runs through Airflow: set {', '.join(missing)} (your own Airflow login)")
         return cls(os.environ["ITSM_AIRFLOW_URL"], os.environ["ITSM_AIRFLOW_USER"], os.environ["ITSM_AIRFLOW_PASSWORD"])
@@ -46,7 +50,9 @@ class AirflowApi:
         return response.json() if response.content else {}
 
     def get(self, path: str, **params) -> dict:
-        return self._check(self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=self.timeout), f"GET {path}")
+        return self._check(
+            self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=self.timeout), f"GET {path}"
+        )
 
     def _write(self, method: str, path: str, body: dict, what: str) -> dict:
         """A keyed write (explicit run id, one HITL answer), retried on 5xx: on SQLite the api-server
@@ -63,7 +69,7 @@ class AirflowApi:
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
         """Start a DAG run now; returns the dag run (its `dag_run_id`)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return self.trigger_at(dag_id, f"manual__{now:%Y-%m-%dT%H-%M-%S-%f}", now, conf)
 
     def trigger_at(self, dag_id: str, run_id: str, logical_date: datetime, conf: dict | None = None) -> dict:
@@ -79,7 +85,9 @@ class AirflowApi:
             if response.status_code == 200:
                 return response.json()
             time.sleep(1)
-        raise AirflowApiError(f"DAG {dag_id} not parsed within {timeout_s:.0f}s; import errors: {self.get('/importErrors')}")
+        raise AirflowApiError(
+            f"DAG {dag_id} not parsed within {timeout_s:.0f}s; import errors: {self.get('/importErrors')}"
+        )
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 300.0, until=("success", "failed")) -> str:
         deadline = time.monotonic() + timeout_s
@@ -98,11 +106,32 @@ class AirflowApi:
         runs = self.get(f"/dags/{dag_id}/dagRuns", order_by="-logical_date", limit=1)["dag_runs"]
         return runs[0] if runs else None
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str):
+        """A task's XCom value (None when it pushed none under `key`)."""
+        response = self.session.get(
+            f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+            timeout=self.timeout,
+        )
+        if response.status_code == 404:
+            return None
+        value = self._check(response, f"GET xcom {key} of {dag_id}/{run_id}/{task_id}").get("value")
+        return json.loads(value) if isinstance(value, str) else value
+
     def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
         return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
 
     def respond(self, dag_id: str, run_id: str, task_id: str, approve: bool, params: dict | None = None) -> dict:
-        """Answer a Human-in-the-loop approval as this client's user (Airflow records who)."""
-        body = {"chosen_options": ["Approve" if approve else "Reject"], "params_input": params or {}}
+        """Answer a Human-in-the-loop approval as this client's user (Airflow records who).
+
+        The answer carries exactly the gate's form fields (Airflow refuses any other set): those in
+        `params`, the form's defaults for the rest; a non-empty value for a field the form lacks is an error."""
+        form = self.hitl_detail(dag_id, run_id, task_id).get("params") or {}
+        given = params or {}
+        if unknown := sorted(name for name, value in given.items() if value and name not in form):
+            raise AirflowApiError(
+                f"{task_id} has no field {', '.join(unknown)} (its form: {', '.join(form) or 'none'})"
+            )
+        values = {name: given.get(name, (spec or {}).get("value")) for name, spec in form.items()}
+        body = {"chosen_options": ["Approve" if approve else "Reject"], "params_input": values}
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
         return self._write("PATCH", path, body, f"respond to {dag_id}/{run_id}/{task_id}")

@@ -26,8 +26,17 @@ class ConfluenceError(RuntimeError):
 
 
 class ConfluenceAdapter:
-    def __init__(self, url: str, user: str, token: str, *, execute: bool = True, timeout: float = 30,
-                 max_retries: int = 3, planned: list[PlannedRequest] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        token: str,
+        *,
+        execute: bool = True,
+        timeout: float = 30,
+        max_retries: int = 3,
+        planned: list[PlannedRequest] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.execute = execute
         self.timeout = timeout
@@ -37,13 +46,21 @@ class ConfluenceAdapter:
         self.session.headers.update({"Accept": "application/json"})
         # Bounded retries on 429/5xx for reads and for idempotent PUTs; POSTs are never retried here
         # (a re-run finds the page by title instead).
-        retries = Retry(total=max_retries, connect=max_retries, read=0, other=0, status=max_retries,
-                        allowed_methods=frozenset({"GET", "PUT"}), status_forcelist=RETRY_STATUS_CODES,
-                        backoff_factor=0.5, respect_retry_after_header=True)
+        retries = Retry(
+            total=max_retries,
+            connect=max_retries,
+            read=0,
+            other=0,
+            status=max_retries,
+            allowed_methods=frozenset({"GET", "PUT"}),
+            status_forcelist=RETRY_STATUS_CODES,
+            backoff_factor=0.5,
+            respect_retry_after_header=True,
+        )
         self.session.mount(self.url, HTTPAdapter(max_retries=retries))
 
     @classmethod
-    def from_connection(cls, conn_id: str = "jira_default", *, execute: bool = True, **kwargs) -> "ConfluenceAdapter":
+    def from_connection(cls, conn_id: str = "jira_default", *, execute: bool = True, **kwargs) -> ConfluenceAdapter:
         """From the Jira connection: Confluence Cloud is served by the same site and credentials."""
         from airflow.providers.atlassian.jira.hooks.jira import JiraHook
 
@@ -80,8 +97,12 @@ class ConfluenceAdapter:
         return str(match[0]["id"])
 
     def find_page(self, space_id: str, title: str) -> dict | None:
-        found = self._request("GET", "pages", params={"space-id": space_id, "title": title,
-                                                       "body-format": "storage"}).get("results") or []
+        found = (
+            self._request("GET", "pages", params={"space-id": space_id, "title": title, "body-format": "storage"}).get(
+                "results"
+            )
+            or []
+        )
         return next((p for p in found if p.get("title") == title), None)
 
     def page_url(self, page: dict) -> str:
@@ -103,17 +124,34 @@ class ConfluenceAdapter:
             created = self._write("POST", "pages", request)
             if created is None:
                 return {"action": "planned-create", "id": None, "url": None, "version": None}
-            return {"action": "created", "id": created["id"], "url": self.page_url(created),
-                    "version": created["version"]["number"]}
+            return {
+                "action": "created",
+                "id": created["id"],
+                "url": self.page_url(created),
+                "version": created["version"]["number"],
+            }
         current = ((existing.get("body") or {}).get("storage") or {}).get("value")
         version = existing["version"]["number"]
         if current == storage_body:
             return {"action": "unchanged", "id": existing["id"], "url": self.page_url(existing), "version": version}
-        request = {"id": existing["id"], "status": "current", "title": title, "body": body,
-                   "version": {"number": version + 1, "message": "PIR updated by ITSM"}}
+        request = {
+            "id": existing["id"],
+            "status": "current",
+            "title": title,
+            "body": body,
+            "version": {"number": version + 1, "message": "PIR updated by ITSM"},
+        }
         updated = self._write("PUT", f"pages/{existing['id']}", request)
         if updated is None:
-            return {"action": "planned-update", "id": existing["id"], "url": self.page_url(existing),
-                    "version": version}
-        return {"action": "updated", "id": updated["id"], "url": self.page_url(updated),
-                "version": updated["version"]["number"]}
+            return {
+                "action": "planned-update",
+                "id": existing["id"],
+                "url": self.page_url(existing),
+                "version": version,
+            }
+        return {
+            "action": "updated",
+            "id": updated["id"],
+            "url": self.page_url(updated),
+            "version": updated["version"]["number"],
+        }

@@ -9,30 +9,49 @@ and records each write it would send in `planned`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pybreaker
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 from atlassian import Jira
 from atlassian.errors import ApiError
-from pydantic import BaseModel
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
-from include.itsm.domain import adf
-from include.itsm.domain.ticket import (
-    Attachment, ChangelogItem, Comment, IssueLink, Ticket, validate_ticket_key,
-)  # fmt: skip
+from include.itsm.core import adf
+from include.itsm.core.ticket import (
+    Attachment,
+    ChangelogItem,
+    Comment,
+    IssueLink,
+    Ticket,
+    UnreadableTicket,
+    idempotency_label,
+    validate_ticket_key,
+)
+from include.itsm.ports import PlannedRequest
 
 T = TypeVar("T")
 API = "rest/api/3"
 TICKET_FIELDS = (
-    "summary", "description", "issuetype", "status", "priority", "labels", "reporter", "assignee",
-    "created", "updated", "resolutiondate", "parent", "attachment", "comment", "issuelinks",
-)  # fmt: skip
+    "summary",
+    "description",
+    "issuetype",
+    "status",
+    "priority",
+    "labels",
+    "reporter",
+    "assignee",
+    "created",
+    "updated",
+    "resolutiondate",
+    "parent",
+    "attachment",
+    "comment",
+    "issuelinks",
+)
 _PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
 RETRY_STATUS_CODES = [429, 500, 502, 503, 504]
 # After this many consecutive "Jira unreachable" failures (connection refused/reset, timeouts, retries
@@ -41,14 +60,6 @@ RETRY_STATUS_CODES = [429, 500, 502, 503, 504]
 CIRCUIT_FAIL_MAX = 3
 CIRCUIT_RESET_S = 300
 CIRCUIT_OPEN = "Jira unavailable (circuit open)"
-
-
-class PlannedRequest(BaseModel):
-    """A write the adapter would send in execute mode (what preview shows the approver)."""
-
-    method: str
-    path: str
-    body: Any = None
 
 
 class JiraAdapterError(RuntimeError):
@@ -61,6 +72,10 @@ class JiraUnavailable(JiraAdapterError):
 
 class JiraCircuitOpen(JiraUnavailable):
     """Too many consecutive unreachable-Jira failures: calls are not sent until the breaker resets."""
+
+
+class JiraAuthError(JiraAdapterError):
+    """Jira refused the credentials (401) or the permission (403)."""
 
 
 def _not_unavailable(exc: BaseException) -> bool:
@@ -106,11 +121,6 @@ def validate_project_key(project: str) -> str:
     return project
 
 
-def idempotency_label(idempotency_key: str) -> str:
-    """The label that marks an issue created for `idempotency_key` (labels hold no spaces)."""
-    return "itsm-key-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-
-
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -125,8 +135,14 @@ def _user(value: dict | None) -> str | None:
 
 
 def _attachment(a: dict) -> Attachment:
-    return Attachment(id=str(a["id"]), filename=a["filename"], mime_type=a.get("mimeType", ""),
-                      size=a.get("size", 0), content_url=a.get("content", ""), created=_parse_time(a.get("created")))  # fmt: skip
+    return Attachment(
+        id=str(a["id"]),
+        filename=a["filename"],
+        mime_type=a.get("mimeType", ""),
+        size=a.get("size", 0),
+        content_url=a.get("content", ""),
+        created=_parse_time(a.get("created")),
+    )
 
 
 def ticket_from_issue(issue: dict) -> Ticket:
@@ -159,16 +175,30 @@ def _ticket_from_issue(issue: dict) -> Ticket:
             if other:
                 links.append(IssueLink(link_type=link["type"]["name"], direction=direction, key=other["key"]))
     changelog = [
-        ChangelogItem(created=_parse_time(h["created"]), author=_user(h.get("author")) or "", field=item["field"],
-                      from_value=item.get("fromString"), to_value=item.get("toString"))
-        for h in (issue.get("changelog") or {}).get("histories") or [] for item in h.get("items") or []
-    ]  # fmt: skip
+        ChangelogItem(
+            created=_parse_time(h["created"]),
+            author=_user(h.get("author")) or "",
+            field=item["field"],
+            from_value=item.get("fromString"),
+            to_value=item.get("toString"),
+        )
+        for h in (issue.get("changelog") or {}).get("histories") or []
+        for item in h.get("items") or []
+    ]
     comments = [
-        Comment(id=str(c["id"]), author=_user(c.get("author")) or "", body=adf.to_plain_text(c.get("body")),
-                created=_parse_time(c.get("created")))
+        Comment(
+            id=str(c["id"]),
+            author=_user(c.get("author")) or "",
+            body=adf.to_plain_text(c.get("body")),
+            created=_parse_time(c.get("created")),
+        )
         for c in (f.get("comment") or {}).get("comments") or []
-    ]  # fmt: skip
+    ]
     description = f.get("description")
+    log, thread = issue.get("changelog") or {}, f.get("comment") or {}
+    complete = len(log.get("histories") or []) >= log.get("total", 0) and len(
+        thread.get("comments") or []
+    ) >= thread.get("total", 0)
     return Ticket(
         key=issue["key"],
         summary=f.get("summary") or "",
@@ -188,6 +218,7 @@ def _ticket_from_issue(issue: dict) -> Ticket:
         comments=comments,
         changelog=changelog,
         links=links,
+        complete=complete,
     )
 
 
@@ -198,33 +229,59 @@ class JiraAdapter:
         self.client = client
         self.execute = execute
         self.planned: list[PlannedRequest] = []
-        self.breaker = pybreaker.CircuitBreaker(fail_max=CIRCUIT_FAIL_MAX, reset_timeout=CIRCUIT_RESET_S,
-                                                exclude=[_not_unavailable], name="jira")
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=CIRCUIT_FAIL_MAX, reset_timeout=CIRCUIT_RESET_S, exclude=[_not_unavailable], name="jira"
+        )
 
     @classmethod
     def from_credentials(
-        cls, url: str, user: str, token: str, *, execute: bool = True, timeout: float = 30,
-        max_retries: int = 3, max_backoff_seconds: int = 30, backoff_factor: float = 1.0,
-    ) -> "JiraAdapter":  # fmt: skip
+        cls,
+        url: str,
+        user: str,
+        token: str,
+        *,
+        execute: bool = True,
+        timeout: float = 30,
+        max_retries: int = 3,
+        max_backoff_seconds: int = 30,
+        backoff_factor: float = 1.0,
+    ) -> JiraAdapter:
         """Jira Cloud, API v3, bounded retries on 429/5xx honouring Retry-After."""
         client = Jira(
-            url=url, username=user, password=token, cloud=True, api_version="3", timeout=timeout,
-            backoff_and_retry=True, max_backoff_retries=max_retries, max_backoff_seconds=max_backoff_seconds,
-            retry_status_codes=RETRY_STATUS_CODES, backoff_factor=backoff_factor, backoff_jitter=backoff_factor,
-        )  # fmt: skip
+            url=url,
+            username=user,
+            password=token,
+            cloud=True,
+            api_version="3",
+            timeout=timeout,
+            backoff_and_retry=True,
+            max_backoff_retries=max_retries,
+            max_backoff_seconds=max_backoff_seconds,
+            retry_status_codes=RETRY_STATUS_CODES,
+            backoff_factor=backoff_factor,
+            backoff_jitter=backoff_factor,
+        )
         # atlassian builds Retry(total=None): connection errors are then retried forever. Re-mount
         # the same policy with every counter bounded, and no retry after a read timeout (the
         # request may have been applied; a re-run's look-before-write handles that case).
         retries = Retry(
-            total=max_retries, connect=max_retries, read=0, other=0, status=max_retries, allowed_methods=None,
-            status_forcelist=RETRY_STATUS_CODES, backoff_factor=backoff_factor, backoff_jitter=backoff_factor,
-            backoff_max=max_backoff_seconds, respect_retry_after_header=True,
-        )  # fmt: skip
+            total=max_retries,
+            connect=max_retries,
+            read=0,
+            other=0,
+            status=max_retries,
+            allowed_methods=None,
+            status_forcelist=RETRY_STATUS_CODES,
+            backoff_factor=backoff_factor,
+            backoff_jitter=backoff_factor,
+            backoff_max=max_backoff_seconds,
+            respect_retry_after_header=True,
+        )
         client.session.mount(client.url, HTTPAdapter(max_retries=retries))
         return cls(client, execute=execute)
 
     @classmethod
-    def from_connection(cls, conn_id: str = "jira_default", *, execute: bool = True, **kwargs) -> "JiraAdapter":
+    def from_connection(cls, conn_id: str = "jira_default", *, execute: bool = True, **kwargs) -> JiraAdapter:
         """From the Airflow connection (metadata DB, secrets backend or AIRFLOW_CONN_JIRA_DEFAULT)."""
         from airflow.providers.atlassian.jira.hooks.jira import JiraHook
 
@@ -248,7 +305,9 @@ class JiraAdapter:
             return fn()
         except (requests.exceptions.RetryError, requests.exceptions.ConnectionError) as exc:
             # ConnectionError covers refused/reset connections and connect/read timeouts' kin
-            raise JiraUnavailable(f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})") from exc
+            raise JiraUnavailable(
+                f"{what}: Jira still failing after {self.client.max_backoff_retries} retries ({exc})"
+            ) from exc
         except requests.exceptions.Timeout as exc:
             raise JiraUnavailable(f"{what}: Jira timed out ({exc})") from exc
         except (requests.exceptions.RequestException, ApiError) as exc:
@@ -263,29 +322,93 @@ class JiraAdapter:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def search(self, jql: str, *, page_size: int = 100, fields: Sequence[str] = TICKET_FIELDS) -> Iterator[Ticket]:
-        """Every issue matching `jql`, following nextPageToken until isLast."""
+    def search(
+        self,
+        jql: str,
+        *,
+        page_size: int = 100,
+        fields: Sequence[str] = TICKET_FIELDS,
+        expand: str | None = None,
+        unreadable: list[UnreadableTicket] | None = None,
+    ) -> Iterator[Ticket]:
+        """Every issue matching `jql`, following nextPageToken until isLast. An issue that cannot be read
+        as a Ticket raises, or, with an `unreadable` list, is appended to it and the search goes on."""
         token = None
         while True:
-            page = self._call("search", lambda: self.client.enhanced_jql(jql, fields=list(fields), nextPageToken=token, limit=page_size))  # fmt: skip
+            page = self._call(
+                "search",
+                lambda token=token: self.client.enhanced_jql(
+                    jql, fields=list(fields), nextPageToken=token, limit=page_size, expand=expand
+                ),
+            )
             for issue in page.get("issues") or []:
-                yield ticket_from_issue(issue)
+                try:
+                    yield ticket_from_issue(issue)
+                except ValueError as exc:
+                    if unreadable is None:
+                        raise
+                    unreadable.append(UnreadableTicket(key=str(issue.get("key")), error=str(exc)))
             token = page.get("nextPageToken")
             if page.get("isLast", True) or not token:
                 return
 
-    def search_open_tickets(self, project: str = "OPS", jql: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
-        """Open (not Done) tickets of `project`, oldest first; `jql` narrows further."""
+    def search_open_tickets(
+        self,
+        project: str = "OPS",
+        jql: str | None = None,
+        page_size: int = 100,
+        unreadable: list[UnreadableTicket] | None = None,
+    ) -> Iterator[Ticket]:
+        """Open (not Done) tickets of `project`, oldest first, with every field the steps read and the
+        changelog (the newest 40 histories: a truncated ticket says so in `complete`); `jql` narrows further."""
         query = f"project = {_quote(validate_project_key(project))} AND statusCategory != Done"
         if jql:  # free JQL for operators, wrapped so that it can only narrow the project's open tickets
             query += f" AND ({validate_operator_jql(jql)})"
-        return self.search(query + " ORDER BY created ASC, key ASC", page_size=page_size)
+        return self.search(
+            query + " ORDER BY created ASC, key ASC", page_size=page_size, expand="changelog", unreadable=unreadable
+        )
 
     def get_ticket(self, key: str) -> Ticket:
-        """One ticket with changelog, comments, links and attachments."""
+        """One ticket with its whole changelog and every comment, links and attachments (Jira embeds only
+        the newest 100 histories: the rest, and comments beyond the embedded page, are read page by page)."""
         validate_ticket_key(key)
-        issue = self._call(f"get {key}", lambda: self.client.get_issue(key, fields=",".join(TICKET_FIELDS), expand="changelog"))  # fmt: skip
+        issue = self._call(
+            f"get {key}", lambda: self.client.get_issue(key, fields=",".join(TICKET_FIELDS), expand="changelog")
+        )
+        log, thread = issue.get("changelog") or {}, (issue.get("fields") or {}).get("comment") or {}
+        if len(log.get("histories") or []) < log.get("total", 0):
+            issue["changelog"] = {**log, "histories": self._changelog(key), "startAt": 0}
+            issue["changelog"]["maxResults"] = issue["changelog"]["total"] = len(issue["changelog"]["histories"])
+        if len(thread.get("comments") or []) < thread.get("total", 0):
+            comments = self._comments(key)
+            issue["fields"]["comment"] = {**thread, "comments": comments, "total": len(comments)}
         return ticket_from_issue(issue)
+
+    def _changelog(self, key: str) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            page = self._call(
+                f"changelog {key}",
+                lambda: self.client.get(
+                    f"{API}/issue/{key}/changelog", params={"startAt": len(out), "maxResults": 100}
+                ),
+            )
+            out.extend(page.get("values") or [])
+            if not page.get("values") or page.get("isLast", True) or len(out) >= page.get("total", 0):
+                return out
+
+    def site(self, path: str) -> Any:
+        """A read of the site's own metadata (`serverInfo`, `myself`, `issuetype`, `status`, `field`,
+        `issueLinkType`, `issue/<key>/transitions`): what `itsm doctor` checks the configuration against."""
+        response = self._call(
+            f"GET /{API}/{path}",
+            lambda: self.client.session.get(f"{self.client.url.rstrip('/')}/{API}/{path}", timeout=self.client.timeout),
+        )
+        if response.status_code in (401, 403):
+            raise JiraAuthError(f"GET /{API}/{path}: HTTP {response.status_code} (credentials refused)")
+        if response.status_code >= 400:
+            raise JiraAdapterError(f"GET /{API}/{path}: HTTP {response.status_code} {response.text[:300]}")
+        return response.json()
 
     def download_attachment(self, attachment: Attachment) -> bytes:
         return self._call(f"download {attachment.filename}", lambda: self.client.get_attachment_content(attachment.id))
@@ -293,8 +416,10 @@ class JiraAdapter:
     def _comments(self, key: str) -> list[dict]:
         out: list[dict] = []
         while True:
-            page = self._call(f"comments {key}", lambda: self.client.get(f"{API}/issue/{key}/comment",
-                                                                         params={"startAt": len(out), "maxResults": 100}))  # fmt: skip
+            page = self._call(
+                f"comments {key}",
+                lambda: self.client.get(f"{API}/issue/{key}/comment", params={"startAt": len(out), "maxResults": 100}),
+            )
             out.extend(page.get("comments") or [])
             if not page.get("comments") or len(out) >= page.get("total", 0):
                 return out
@@ -330,12 +455,17 @@ class JiraAdapter:
         body = adf.with_marker(f"step:{step}", body_adf)
         existing = next((c for c in self._comments(key) if adf.starts_with_marker(c.get("body"), f"step:{step}")), None)
         if existing is None:
-            created = self._write("POST", f"issue/{key}/comment", {"body": body},
-                                  lambda: self.client.issue_add_comment(key, body))  # fmt: skip
+            created = self._write(
+                "POST", f"issue/{key}/comment", {"body": body}, lambda: self.client.issue_add_comment(key, body)
+            )
             return created["id"] if created else None
         if existing["body"] != body:
-            self._write("PUT", f"issue/{key}/comment/{existing['id']}", {"body": body},
-                        lambda: self.client.issue_edit_comment(key, existing["id"], body))  # fmt: skip
+            self._write(
+                "PUT",
+                f"issue/{key}/comment/{existing['id']}",
+                {"body": body},
+                lambda: self.client.issue_edit_comment(key, existing["id"], body),
+            )
         return existing["id"]
 
     def replace_description_section(self, key: str, section_id: str, nodes: Sequence[dict]) -> bool:
@@ -348,8 +478,14 @@ class JiraAdapter:
         return True
 
     def _find_by_idempotency(self, project: str, label: str) -> str | None:
-        found = next(self.search(f"project = {_quote(project)} AND labels = {_quote(label)} ORDER BY key ASC",
-                                 page_size=1, fields=("summary",)), None)  # fmt: skip
+        found = next(
+            self.search(
+                f"project = {_quote(project)} AND labels = {_quote(label)} ORDER BY key ASC",
+                page_size=1,
+                fields=("summary",),
+            ),
+            None,
+        )
         return found.key if found else None
 
     def _create(self, project: str, idempotency_key: str, fields: dict) -> tuple[str | None, bool]:
@@ -363,16 +499,29 @@ class JiraAdapter:
         return (created["key"] if created else None), True
 
     def create_linked_issue(
-        self, source_key: str, *, project: str, issue_type: str, summary: str, description_adf: dict,
-        link_type: str, idempotency_key: str, labels: Sequence[str] = (), priority: str | None = None,
-    ) -> str | None:  # fmt: skip
+        self,
+        source_key: str,
+        *,
+        project: str,
+        issue_type: str,
+        summary: str,
+        description_adf: dict,
+        link_type: str,
+        idempotency_key: str,
+        labels: Sequence[str] = (),
+        priority: str | None = None,
+    ) -> str | None:
         """Create (once) an issue linked as `<new> <link outward> <source>`, e.g. Problem causes Incident.
 
         Returns its key (None in preview when it does not exist yet).
         """
         validate_ticket_key(source_key)
-        fields = {"issuetype": {"name": issue_type}, "summary": summary, "description": description_adf,
-                  "labels": list(labels)}  # fmt: skip
+        fields = {
+            "issuetype": {"name": issue_type},
+            "summary": summary,
+            "description": description_adf,
+            "labels": list(labels),
+        }
         if priority:
             fields["priority"] = {"name": priority}
         key, _ = self._create(validate_project_key(project), idempotency_key, fields)
@@ -381,19 +530,33 @@ class JiraAdapter:
         )
         if not linked:
             # Jira gives the *inwardIssue* the outward description: inward=new reads "new causes source".
-            body = {"type": {"name": link_type}, "inwardIssue": {"key": key or "<new issue>"},
-                    "outwardIssue": {"key": source_key}}  # fmt: skip
+            body = {
+                "type": {"name": link_type},
+                "inwardIssue": {"key": key or "<new issue>"},
+                "outwardIssue": {"key": source_key},
+            }
             self._write("POST", "issueLink", body, lambda: self.client.create_issue_link(body))
         return key
 
     def create_subtask(
-        self, parent_key: str, *, summary: str, description_adf: dict, idempotency_key: str, labels: Sequence[str] = (),
+        self,
+        parent_key: str,
+        *,
+        summary: str,
+        description_adf: dict,
+        idempotency_key: str,
+        labels: Sequence[str] = (),
         issue_type: str = "Sub-task",
     ) -> str | None:
         """Create (once) a sub-task (`issue_type`: the site's sub-task type name) of `parent_key`; its key or None."""
         validate_ticket_key(parent_key)
-        fields = {"issuetype": {"name": issue_type}, "parent": {"key": parent_key}, "summary": summary,
-                  "description": description_adf, "labels": list(labels)}  # fmt: skip
+        fields = {
+            "issuetype": {"name": issue_type},
+            "parent": {"key": parent_key},
+            "summary": summary,
+            "description": description_adf,
+            "labels": list(labels),
+        }
         key, _ = self._create(parent_key.split("-", 1)[0], idempotency_key, fields)
         return key
 
@@ -407,8 +570,12 @@ class JiraAdapter:
             names = sorted(t["to"]["name"] for t in available.get("transitions") or [])
             raise JiraAdapterError(f"{key} cannot move to {to_status!r} from its current status; allowed: {names}")
         body = {"transition": {"id": str(match[0]["id"])}}
-        self._write("POST", f"issue/{key}/transitions", body,
-                    lambda: self.client.post(f"{API}/issue/{key}/transitions", data=body))  # fmt: skip
+        self._write(
+            "POST",
+            f"issue/{key}/transitions",
+            body,
+            lambda: self.client.post(f"{API}/issue/{key}/transitions", data=body),
+        )
         return True
 
     def attach_file(self, key: str, filename: str, content: bytes) -> bool:
@@ -416,6 +583,10 @@ class JiraAdapter:
         existing = self._issue_fields(key, "attachment").get("attachment") or []
         if any(a["filename"] == filename and a.get("size") == len(content) for a in existing):
             return False
-        self._write("POST", f"issue/{key}/attachments", {"filename": filename, "size": len(content)},
-                    lambda: self.client.add_attachment_object(key, (filename, content)))  # fmt: skip
+        self._write(
+            "POST",
+            f"issue/{key}/attachments",
+            {"filename": filename, "size": len(content)},
+            lambda: self.client.add_attachment_object(key, (filename, content)),
+        )
         return True

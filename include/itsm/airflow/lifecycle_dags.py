@@ -7,7 +7,7 @@ Each approval task in turn opens only once the lifecycle task whose artifact it 
 finished (it waits deferred first), so approvers always see finished evidence and a failure
 anywhere ends both runs.
 
-DESIGN section 8's traps are handled here: explicit logical dates (checked in `start`),
+docs/architecture.md §9's traps are handled here: explicit logical dates (checked in `start`),
 `fail_on_reject=True` with `retries=0` on approvals, sensors listing the failed states, never
 paused at creation, one lifecycle run per ticket at a time.
 
@@ -26,20 +26,25 @@ import zlib
 from datetime import timedelta
 
 import pendulum
+
+from airflow.providers.standard.exceptions import ExternalDagFailedError
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.providers.standard.exceptions import ExternalDagFailedError
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import DAG, BaseOperator, Param, chain, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowFailException
-
 from include.itsm.airflow.gates import AWAITED_STATES, GateApproval, GateTiming
-from include.itsm.application.lifecycle import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id, plan_for
-from include.itsm.application.manifest import read_manifest
-from include.itsm.config import settings
+from include.itsm.airflow.notices import gate_notifiers
+from include.itsm.config import GateNotices, settings
+from include.itsm.lifecycle.manifest import read_manifest
+from include.itsm.lifecycle.plan import ALL_STEPS, Plan, approvals_dag_id, approvers, lifecycle_dag_id, plan_for
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+# A step's gate waits and apply tasks run only after something before them succeeded: a step the run
+# did not select skips them at once (instead of each wait first seeing its approval skipped, one by
+# one); the next step's task (none_failed) still runs and decides for itself.
+AFTER_ITS_STEP = "none_failed_min_one_success"
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
 
 
@@ -58,11 +63,19 @@ class _Wait(ExternalTaskSensor):
             raise AirflowFailException(str(exc)) from exc
 
 
-def _sensor(task_id: str, external_dag_id: str, external_task_id: str, timing: GateTiming, **kwargs) -> ExternalTaskSensor:
+def _sensor(
+    task_id: str, external_dag_id: str, external_task_id: str, timing: GateTiming, **kwargs
+) -> ExternalTaskSensor:
     return _Wait(
-        task_id=task_id, external_dag_id=external_dag_id, external_task_id=external_task_id,
-        **AWAITED_STATES, deferrable=True, poke_interval=timing.poke_seconds, timeout=timing.timeout.total_seconds(),
-        **kwargs)
+        task_id=task_id,
+        external_dag_id=external_dag_id,
+        external_task_id=external_task_id,
+        **AWAITED_STATES,
+        deferrable=True,
+        poke_interval=timing.poke_seconds,
+        timeout=timing.timeout.total_seconds(),
+        **kwargs,
+    )
 
 
 def gate_form(gate: str) -> dict[str, Param] | None:
@@ -70,13 +83,19 @@ def gate_form(gate: str) -> dict[str, Param] | None:
     if gate != "pir":
         return None
     return {
-        "whys": Param("", type="string", format="multiline", title="5 Whys (one per line; prefix the 5th with "
-                      "'process:' or 'system:')"),
+        "whys": Param(
+            "",
+            type="string",
+            format="multiline",
+            title="5 Whys (one per line; prefix the 5th with 'process:' or 'system:')",
+        ),
         "root_cause": Param("", type="string", title="Root cause (concise statement)"),
-        "rca": Param("", type="string", title="rca label (code-defect, config-drift, infra-failure, human-error, "
-                     "3rd-party)"),
-        "action_items": Param("", type="string", format="multiline",
-                              title="Action items (one per line: action | owner | YYYY-MM-DD)"),
+        "rca": Param(
+            "", type="string", title="rca label (code-defect, config-drift, infra-failure, human-error, 3rd-party)"
+        ),
+        "action_items": Param(
+            "", type="string", format="multiline", title="Action items (one per line: action | owner | YYYY-MM-DD)"
+        ),
     }
 
 
@@ -99,8 +118,14 @@ def _configured_dag_args() -> dict:
 
 def _dag(**kwargs) -> DAG:
     """One DAG of the pair: runs only when triggered, never paused at creation, TASK_DEFAULTS for its tasks."""
-    return DAG(schedule=None, start_date=START_DATE, catchup=False, is_paused_upon_creation=False,
-               default_args=TASK_DEFAULTS, **(_configured_dag_args() | kwargs))
+    return DAG(
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        is_paused_upon_creation=False,
+        default_args=TASK_DEFAULTS,
+        **(_configured_dag_args() | kwargs),
+    )
 
 
 def _add_tasks(dag: DAG, tasks: list[BaseOperator]) -> None:
@@ -144,6 +169,7 @@ def add_manifest_dags(namespace: dict, file_index: int) -> None:
     config = settings()
     timing = GateTiming.from_runtime(config.runtime)
     wanted = get_parsing_context().dag_id  # None when the DAG processor parses everything
+    notices_of = functools.cache(lambda customer_id: config.customer(customer_id).notices)  # once per customer
     with gc_paused():  # every object built here is kept: collector passes would find nothing
         for entry in read_manifest(config.runtime.manifest_path).tickets.values():
             if not entry.ticket_type or file_of(entry.key) != file_index:
@@ -152,8 +178,10 @@ def add_manifest_dags(namespace: dict, file_index: int) -> None:
             if wanted and wanted not in (lifecycle_id, approvals_id):
                 continue
             plan = plan_for(entry.key, entry.ticket_type, entry.change_type)
-            namespace[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, timing)
-            namespace[approvals_id] = build_approvals_dag(plan, entry.summary, timing, config.policy.change)
+            namespace[lifecycle_id] = build_lifecycle_dag(plan, entry.summary, timing, entry.customer)
+            namespace[approvals_id] = build_approvals_dag(
+                plan, entry.summary, timing, config.policy.change, entry.customer, notices_of(entry.customer)
+            )
 
 
 @contextlib.contextmanager
@@ -174,7 +202,8 @@ def gc_paused():
             gc.enable()
 
 
-def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
+def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming, customer: str | None = None) -> DAG:
+    """The ticket's lifecycle; every task works for `customer` (None: the first configured)."""
     key = plan.key
     from include.itsm.airflow import lifecycle_tasks as tasks
 
@@ -185,11 +214,20 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         tags=["itsm", "lifecycle", plan.ticket_type],
         doc_md=f"Lifecycle of **{key}** ({plan.ticket_type}{'/' + plan.change_type if plan.change_type else ''}).",
         params={
-            "steps": Param(plan.default_steps, type="array", items={"type": "string", "enum": list(ALL_STEPS)},
-                           examples=list(plan.default_steps), title="Steps",
-                           description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})"),
-            "execute": Param(False, type="boolean", title="Execute",
-                             description="apply changes to Jira/AWS after each gate's approval (default: preview)"),
+            "steps": Param(
+                plan.default_steps,
+                type="array",
+                items={"type": "string", "enum": list(ALL_STEPS)},
+                examples=list(plan.default_steps),
+                title="Steps",
+                description=f"lifecycle steps to run (a {plan.ticket_type} has: {', '.join(plan.steps)})",
+            ),
+            "execute": Param(
+                False,
+                type="boolean",
+                title="Execute",
+                description="apply changes to Jira/AWS after each gate's approval (default: preview)",
+            ),
             "reason": Param("", type="string", title="Reason", description="why this run (recorded in the audit log)"),
         },
     )
@@ -200,32 +238,77 @@ def build_lifecycle_dag(plan: Plan, summary: str, timing: GateTiming) -> DAG:
         if gate.apply_task:
             applied.setdefault(gate.apply_task, []).append(gate.name)
     ordered = [  # the run's tasks, each downstream of the one before
-        PythonOperator(task_id="start", python_callable=tasks.start, op_kwargs={"plan": plan.model_dump()}, **placed),
+        PythonOperator(
+            task_id="start",
+            python_callable=tasks.start,
+            op_kwargs={"plan": plan.model_dump(), "customer": customer},
+            **placed,
+        ),
         TriggerDagRunOperator(
-            task_id="trigger_approvals", trigger_dag_id=approvals_id, trigger_run_id="{{ run_id }}",
-            logical_date="{{ logical_date }}", conf={"lifecycle_run_id": "{{ run_id }}"},
-            wait_for_completion=False, skip_when_already_exists=True, **placed),
+            task_id="trigger_approvals",
+            trigger_dag_id=approvals_id,
+            trigger_run_id="{{ run_id }}",
+            logical_date="{{ logical_date }}",
+            conf={"lifecycle_run_id": "{{ run_id }}", "drafter": "{{ dag_run.triggering_user_name or '' }}"},
+            wait_for_completion=False,
+            skip_when_already_exists=True,
+            **placed,
+        ),
     ]
     for step in plan.steps:
-        ordered.append(PythonOperator(task_id=step, python_callable=tasks.run_step, trigger_rule="none_failed",
-                                      op_kwargs={"key": key, "step": step}, **placed))
+        ordered.append(
+            PythonOperator(
+                task_id=step,
+                python_callable=tasks.run_step,
+                trigger_rule="none_failed",
+                op_kwargs={"key": key, "step": step, "customer": customer},
+                **placed,
+            )
+        )
         for gate in (g for g in plan.gates if g.step == step):
-            ordered.append(_sensor(f"gate_{gate.name}", approvals_id, gate.name, timing, trigger_rule="none_failed",
-                                   **placed))
+            ordered.append(
+                _sensor(f"gate_{gate.name}", approvals_id, gate.name, timing, trigger_rule=AFTER_ITS_STEP, **placed)
+            )
             if gate.apply_task and applied[gate.apply_task][-1] == gate.name:
-                ordered.append(PythonOperator(
-                    task_id=gate.apply_task, python_callable=tasks.apply_gate, trigger_rule="none_failed",
-                    op_kwargs={"key": key, "step": step, "gate": gate.name, "gates": applied[gate.apply_task]},
-                    **placed))
-    ordered.append(PythonOperator(task_id="record_outcome", python_callable=tasks.record_outcome,
-                                  trigger_rule="all_done", retries=2,
-                                  op_kwargs={"key": key, "gates": [g.name for g in plan.gates]}, **placed))
+                ordered.append(
+                    PythonOperator(
+                        task_id=gate.apply_task,
+                        python_callable=tasks.apply_gate,
+                        trigger_rule=AFTER_ITS_STEP,
+                        op_kwargs={
+                            "key": key,
+                            "step": step,
+                            "gate": gate.name,
+                            "gates": applied[gate.apply_task],
+                            "customer": customer,
+                        },
+                        **placed,
+                    )
+                )
+    ordered.append(
+        PythonOperator(
+            task_id="record_outcome",
+            python_callable=tasks.record_outcome,
+            trigger_rule="all_done",
+            retries=2,
+            op_kwargs={"key": key, "gates": [g.name for g in plan.gates], "customer": customer},
+            **placed,
+        )
+    )
     _add_tasks(dag, ordered)
     chain(*ordered)
     return dag
 
 
-def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_change) -> DAG:
+def build_approvals_dag(
+    plan: Plan,
+    summary: str,
+    timing: GateTiming,
+    policy_change,
+    customer: str | None = None,
+    notices: GateNotices | None = None,
+) -> DAG:
+    """The ticket's gates, each telling its approvers through `notices` (the customer's channel) when it asks."""
     key = plan.key
     dag = _dag(
         dag_id=approvals_dag_id(key),
@@ -235,9 +318,23 @@ def build_approvals_dag(plan: Plan, summary: str, timing: GateTiming, policy_cha
     )
     placed = _placed(dag)
     lifecycle_id = lifecycle_dag_id(key)
-    _add_tasks(dag, [
-        GateApproval(ticket_key=key, gate=gate.name, step=gate.step, approvers=approvers(policy_change, gate),
-                     reviews=(lifecycle_id, gate.reviews_task), timing=timing, extra_params=gate_form(gate.name), **placed)
-        for gate in plan.gates
-    ])
+    notifiers = gate_notifiers(notices or GateNotices(), customer)
+    _add_tasks(
+        dag,
+        [
+            GateApproval(
+                ticket_key=key,
+                gate=gate.name,
+                step=gate.step,
+                approvers=approvers(policy_change, gate),
+                reviews=(lifecycle_id, gate.reviews_task),
+                timing=timing,
+                extra_params=gate_form(gate.name),
+                customer_id=customer,
+                notifiers=notifiers,
+                **placed,
+            )
+            for gate in plan.gates
+        ],
+    )
     return dag

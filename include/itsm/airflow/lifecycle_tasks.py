@@ -8,14 +8,14 @@ says what to do; transient ones (Jira/AWS down) are left to the task's retries.
 from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-from include.itsm.adapters.evidence import EvidenceError
-from include.itsm.airflow.gates import read_decisions
+from include.itsm.airflow.gates import read_decisions, read_refusals
 from include.itsm.airflow.runtime import task_context
-from include.itsm.application.lifecycle import Plan, step_module, validate_selection
-from include.itsm.application.steps import GateDecision
-from include.itsm.domain import adf
-from include.itsm.domain.artifact import Artifact
+from include.itsm.core import adf
+from include.itsm.core.artifact import Artifact
+from include.itsm.lifecycle.plan import Plan, validate_selection
+from include.itsm.ports import EvidenceError
+from include.itsm.steps import GateDecision
+from include.itsm.steps.registry import service
 
 
 class LifecycleOutcome(Artifact):
@@ -33,33 +33,44 @@ def _selected(context) -> list[str]:
     return list(context["params"]["steps"])
 
 
-def start(plan: dict, **context) -> dict:
+def _context(context, customer: str | None):
+    """This task's RunContext for the ticket's customer (its manifest entry's), in the run's mode."""
+    return task_context(execute=context["params"]["execute"], customer_id=customer)
+
+
+def start(plan: dict, customer: str | None = None, **context) -> dict:
     """Refuse runs without an explicit logical date (approval sensors match on it) or with bad steps."""
     plan = Plan.model_validate(plan)
     if context["dag_run"].logical_date is None:
         raise AirflowFailException(
             f"{plan.key}: trigger this lifecycle with an explicit logical date: its approval gates are "
-            "matched by logical date, and a run without one can never see its approvals")
+            "matched by logical date, and a run without one can never see its approvals"
+        )
     try:
         steps = validate_selection(plan, _selected(context))
     except ValueError as exc:
         raise AirflowFailException(str(exc)) from exc
-    ctx = task_context(execute=context["params"]["execute"])
-    ctx.evidence.audit(plan.key, actor=ctx.actor, action="lifecycle-start", run_id=ctx.run_id,
-                       detail={"steps": steps, "execute": ctx.execute, "reason": context["params"]["reason"]})
+    ctx = _context(context, customer)
+    ctx.evidence.audit(
+        plan.key,
+        actor=ctx.actor,
+        action="lifecycle-start",
+        run_id=ctx.run_id,
+        detail={"steps": steps, "execute": ctx.execute, "reason": context["params"]["reason"]},
+    )
     return {"steps": steps, "execute": ctx.execute, "actor": ctx.actor}
 
 
-def run_step(key: str, step: str, **context) -> dict:
+def run_step(key: str, step: str, customer: str | None = None, **context) -> dict:
     if step not in _selected(context):
         raise AirflowSkipException(f"{step} not selected for this run")
     try:
-        return step_module(step).run(task_context(execute=context["params"]["execute"]), key)
+        return service(step).run(_context(context, customer), key)
     except (EvidenceError, ValueError) as exc:  # missing inputs or a refusal: a retry cannot change it
         raise AirflowFailException(str(exc)) from exc
 
 
-def apply_gate(key: str, step: str, gate: str, gates: list[str], **context) -> dict:
+def apply_gate(key: str, step: str, gate: str, gates: list[str], customer: str | None = None, **context) -> dict:
     """After the gate(s): what the approval unlocks (preview: the planned requests only)."""
     if step not in _selected(context):
         raise AirflowSkipException(f"{step} not selected for this run")
@@ -68,7 +79,7 @@ def apply_gate(key: str, step: str, gate: str, gates: list[str], **context) -> d
     if missing:
         raise AirflowFailException(f"{key}: gate(s) {missing} not approved: nothing is applied")
     try:
-        return step_module(step).apply(task_context(execute=context["params"]["execute"]), key, gate, decisions)
+        return service(step).apply(_context(context, customer), key, gate, decisions)
     except (EvidenceError, ValueError, PermissionError) as exc:
         raise AirflowFailException(f"{key}: {gate} refused: {exc}") from exc
 
@@ -81,27 +92,51 @@ def _failed_tasks(context) -> list[str]:
     return sorted(task for task, state in per_task.items() if state in ("failed", "upstream_failed"))
 
 
-def record_outcome(key: str, gates: list[str], **context) -> dict:
+def record_outcome(key: str, gates: list[str], customer: str | None = None, **context) -> dict:
     """Record every decision and the run's end; a rejection or failure fails the run, visibly."""
     params = context["params"]
-    ctx = task_context(execute=params["execute"])
+    ctx = _context(context, customer)
     decisions = read_decisions(context, key, gates)
     failed = _failed_tasks(context)
     refused = [d for d in decisions.values() if not d.approved]
     outcome = "rejected" if refused else ("failed" if failed else "completed")
-    record = LifecycleOutcome(key=key, step="lifecycle", run_id=ctx.run_id, mode=ctx.mode, steps=_selected(context),
-                              execute=ctx.execute, reason=params["reason"], decisions=decisions,
-                              failed_tasks=failed, outcome=outcome)
+    record = LifecycleOutcome(
+        key=key,
+        step="lifecycle",
+        run_id=ctx.run_id,
+        mode=ctx.mode,
+        steps=_selected(context),
+        execute=ctx.execute,
+        reason=params["reason"],
+        decisions=decisions,
+        failed_tasks=failed,
+        outcome=outcome,
+    )
     ctx.evidence.write(key, ctx.run_id, "lifecycle", record)
     for decision in decisions.values():
-        ctx.evidence.audit(key, actor=f"user:{decision.user_id}" if decision.user_id else "system:timeout",
-                           action="approval" if decision.approved else decision.outcome, step=decision.gate,
-                           run_id=ctx.run_id, detail={"reason": decision.reason, "evidence": decision.evidence})
+        ctx.evidence.audit(
+            key,
+            actor=f"user:{decision.user_id}" if decision.user_id else "system:timeout",
+            action="approval" if decision.approved else decision.outcome,
+            step=decision.gate,
+            run_id=ctx.run_id,
+            detail={"reason": decision.reason, "evidence": decision.evidence},
+        )
+    lines = [
+        f"Gate {d.gate}: {d.outcome} by {d.user_name or 'nobody (timed out)'}" + (f": {d.reason}" if d.reason else "")
+        for d in refused
+    ]
+    answers_refused = [  # already in the audit log: the gate recorded each when it refused it
+        f"Gate {gate}: answer by {r['user']} refused: {'; '.join(r['problems'])}"
+        for gate, refusals in read_refusals(context, key, gates).items()
+        for r in refusals
+    ]
+    if lines or answers_refused:  # one comment per run (re-runs of this task replace it)
+        heading = "ITSM lifecycle stopped" if refused else "ITSM lifecycle: answers refused at the gates"
+        ctx.jira.upsert_step_comment(
+            key, "lifecycle", adf.doc([adf.heading(heading, 3), adf.bullet_list(lines + answers_refused)])
+        )
     if refused:
-        lines = [f"Gate {d.gate}: {d.outcome} by {d.user_name or 'nobody (timed out)'}"
-                 + (f": {d.reason}" if d.reason else "") for d in refused]
-        ctx.jira.upsert_step_comment(key, "lifecycle", adf.doc([adf.heading("ITSM lifecycle stopped", 3),
-                                                                adf.bullet_list(lines)]))
         raise AirflowFailException(f"{key}: stopped at the gate: " + "; ".join(lines))
     if failed:
         raise AirflowFailException(f"{key}: tasks failed: {', '.join(failed)}")

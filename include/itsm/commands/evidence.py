@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from include.itsm.config import ConfigError
+from include.itsm.commands.exit_codes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,12 +28,8 @@ def _prune(args: argparse.Namespace) -> int:
     from include.itsm.adapters.evidence import EvidenceStore, prune
     from include.itsm.config import settings
 
-    try:
-        current = settings()
-        customers = [current.customer(args.customer)] if args.customer else list(current.customers)
-    except ConfigError as exc:
-        print(f"itsm evidence prune: {exc}", file=sys.stderr)
-        return 2
+    current = settings()
+    customers = [current.customer(args.customer)] if args.customer else list(current.customers)
     runtime = current.runtime
     if not runtime.retention_days:
         print("itsm evidence prune: runtime.retention_days is empty: nothing expires", file=sys.stderr)
@@ -47,5 +43,8 @@ def _prune(args: argparse.Namespace) -> int:
     else:
         for o in result:
             print(f"{o['action']:<14} {o['path']}  ({o['kind']}, {o['age_days']} d > {o['retention_days']} d)")
-        print(f"{len(result)} expired object(s); " + ("deleted where not locked" if args.execute else "preview: nothing deleted"))
-    return 1 if any(o["action"].startswith("error") for o in result) else 0
+        print(
+            f"{len(result)} expired object(s); "
+            + ("deleted where not locked" if args.execute else "preview: nothing deleted")
+        )
+    return ExitCode.FAILED if any(o["action"].startswith("error") for o in result) else ExitCode.OK

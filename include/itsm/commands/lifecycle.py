@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from include.itsm.commands._args import add_key_argument, terminal_progress
+from include.itsm.commands.exit_codes import ExitCode
 
 SHORTCUTS = {
     "cross-validate": (["cross-validate"], "step 4: verify the scope against 4 independent sources"),
@@ -17,20 +19,23 @@ SHORTCUTS = {
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("lifecycle", help="run a ticket through its lifecycle steps (preview by default)",
-                                   description=__doc__)
-    parser.add_argument("key", help="ticket key, e.g. OPS-180")
+    parser = subparsers.add_parser(
+        "lifecycle", help="run a ticket through its lifecycle steps (preview by default)", description=__doc__
+    )
+    add_key_argument(parser)
     parser.add_argument("--steps", help="comma-separated steps, e.g. classify,cross-validate (default: all that apply)")
     _common(parser)
     for name, (steps, help_text) in SHORTCUTS.items():
         shortcut = subparsers.add_parser(name, help=help_text, description=__doc__)
-        shortcut.add_argument("key", help="ticket key, e.g. OPS-180")
+        add_key_argument(shortcut)
         shortcut.set_defaults(steps=",".join(steps))
         _common(shortcut)
 
 
 def _common(parser) -> None:
-    parser.add_argument("--execute", action="store_true", help="trigger the lifecycle run in Airflow (writes after approvals)")
+    parser.add_argument(
+        "--execute", action="store_true", help="trigger the lifecycle run in Airflow (writes after approvals)"
+    )
     parser.add_argument("--reason", default="", help="why (recorded in the audit log)")
     parser.add_argument("--customer", help="customer id from the configuration (default: the first)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -38,42 +43,55 @@ def _common(parser) -> None:
 
 
 def _print_preview(result) -> None:
-    print(f"{result.key}: {result.ticket_type}{'/' + result.change_type if result.change_type else ''} "
-          f"(preview run {result.run_id}; nothing sent to Jira or AWS)")
+    print(
+        f"{result.key}: {result.ticket_type}{'/' + result.change_type if result.change_type else ''} "
+        f"(preview run {result.run_id}; nothing sent to Jira or AWS)"
+    )
     for step in result.steps:
         status = f"FAILED: {step.error}" if step.error else json.dumps(step.result, default=str)[:300]
         print(f"  {step.step:<15} {status}")
         for gate in step.gates:
-            print(f"    gate {gate.gate} (approvers: {', '.join(gate.approvers)})"
-                  + (f"  REFUSED: {gate.error}" if gate.error else ""))
+            print(
+                f"    gate {gate.gate} (approvers: {', '.join(gate.approvers)})"
+                + (f"  REFUSED: {gate.error}" if gate.error else "")
+            )
             for request in gate.planned:
                 body = json.dumps(request.get("body"), default=str)
                 print(f"      would send {request['method']} {request['path']} {body[:160]}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from include.itsm.application import lifecycle_run
-    from include.itsm.commands._context import cli_context
-    from include.itsm.domain.ticket import validate_ticket_key
+def _first_gate_line(policy_change, name: str, key: str) -> str:
+    from include.itsm.commands._gates import gate_named
+    from include.itsm.lifecycle.plan import approvers
 
-    key = validate_ticket_key(args.key)
+    gate = gate_named(name)
+    return (
+        f"next gate: {name} (approvers: {', '.join(approvers(policy_change, gate))}), opens when "
+        f"{gate.reviews_task} finishes; follow with `itsm status {key}`, answer with `itsm approve {key} --gate {name}`"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from include.itsm.commands._context import cli_context
+    from include.itsm.lifecycle import run as lifecycle_run
+
+    key = args.key
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     ctx = cli_context("lifecycle", customer_id=args.customer)
-    try:
-        if args.execute:
-            from include.itsm.adapters.airflow_api import AirflowApi
+    if args.execute:
+        from include.itsm.adapters.airflow_api import AirflowApi
 
-            result = lifecycle_run.trigger(ctx, AirflowApi.from_env(), key, steps, args.reason)
-            print(json.dumps(result, indent=2) if args.json else
-                  f"triggered {result['dag_id']} run {result['run_id']} (steps: {', '.join(result['steps'])}); "
-                  f"approve its gates with `itsm approve {key} --gate <gate>`")
-            return 0
-        result = lifecycle_run.preview(ctx, key, steps)
-    except (ValueError, RuntimeError) as exc:
-        print(f"itsm lifecycle: {exc}", file=sys.stderr)
-        return 2
+        result = lifecycle_run.trigger(ctx, AirflowApi.from_env(), key, steps, args.reason)
+        if args.json:
+            print(result.model_dump_json(indent=2))
+            return ExitCode.OK
+        print(f"triggered {result.dag_id} run {result.run_id} (steps: {', '.join(result.steps)})")
+        if result.gates:
+            print(_first_gate_line(ctx.settings.policy.change, result.gates[0], key))
+        return ExitCode.OK
+    result = lifecycle_run.preview(ctx, key, steps, progress=terminal_progress())
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
         _print_preview(result)
-    return 1 if any(step.error for step in result.steps) else 0
+    return ExitCode.FAILED if any(step.error for step in result.steps) else ExitCode.OK

@@ -29,18 +29,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from include.itsm.commands._args import add_key_argument
+from include.itsm.commands.exit_codes import ExitCode
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("create-pir", help="Post-Incident Review of a P0/P1 incident (preview by default)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("key", help="incident key, e.g. OPS-152")
+    parser = subparsers.add_parser(
+        "create-pir",
+        help="Post-Incident Review of a P0/P1 incident (preview by default)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_key_argument(parser, "OPS-152")
     parser.add_argument("--input", help="YAML file with whys, root_cause, rca, action_items")
-    parser.add_argument("--execute", action="store_true",
-                        help="trigger the lifecycle run (steps: pir) in Airflow; writes only after the pir gate")
+    parser.add_argument(
+        "--execute",
+        action="store_true",
+        help="trigger the lifecycle run (steps: pir) in Airflow; writes only after the pir gate",
+    )
     parser.add_argument("--reason", default="", help="why (recorded in the audit log)")
     parser.add_argument("--customer", help="customer id from the configuration (default: the first)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -50,7 +59,7 @@ def register(subparsers) -> None:
 def read_input(path: str):
     import yaml
 
-    from include.itsm.domain.pir import input_from_mapping
+    from include.itsm.steps.pir.domain import input_from_mapping
 
     try:
         data = yaml.safe_load(Path(path).read_text())
@@ -61,20 +70,32 @@ def read_input(path: str):
 
 def preview(ctx, key: str, people) -> dict:
     """run + brief + apply in preview, the pir gate approved by a stand-in of its approver."""
-    from include.itsm.application.lifecycle import Gate, approvers
-    from include.itsm.application.steps import GateDecision
-    from include.itsm.application.steps import pir as step
+    from include.itsm.lifecycle.plan import Gate, approvers
+    from include.itsm.steps import GateDecision
+    from include.itsm.steps.pir import service as step
 
     if people is not None:
-        ctx.injected["pir_input"] = people
+        ctx.step_inputs["pir_input"] = people
     summary = step.run(ctx, key)
     brief = step.brief(ctx, key, "pir")
-    approver = approvers(ctx.settings.policy.change, Gate(name="pir", step="pir", approvers_key="pir",
-                                                          reviews_task="pir"))[0]
-    decision = GateDecision(gate="pir", approved=True, user_id=approver, user_name=f"{approver} (preview stand-in)",
-                            at=datetime.now(timezone.utc))
-    result = {"key": key, "run_id": ctx.run_id, "draft": summary, "brief": brief.model_dump(), "applied": None,
-              "refused": None}
+    approver = approvers(
+        ctx.settings.policy.change, Gate(name="pir", step="pir", approvers_key="pir", reviews_task="pir")
+    )[0]
+    decision = GateDecision(
+        gate="pir",
+        approved=True,
+        user_id=approver,
+        user_name=f"{approver} (preview stand-in)",
+        at=datetime.now(UTC),
+    )
+    result = {
+        "key": key,
+        "run_id": ctx.run_id,
+        "draft": summary,
+        "brief": brief.model_dump(),
+        "applied": None,
+        "refused": None,
+    }
     try:
         result["applied"] = step.apply(ctx, key, "pir", {"pir": decision})
     except (ValueError, PermissionError) as exc:
@@ -84,37 +105,36 @@ def preview(ctx, key: str, people) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from include.itsm.commands._context import cli_context
-    from include.itsm.domain.ticket import validate_ticket_key
 
-    try:
-        key = validate_ticket_key(args.key)
-        people = read_input(args.input) if args.input else None
-        ctx = cli_context("create-pir", customer_id=args.customer)
-        result = preview(ctx, key, people)
-        if args.execute:
-            # a refusal here only means the PIR is still incomplete: the entry form of gate pir completes it
-            from include.itsm.adapters.airflow_api import AirflowApi
-            from include.itsm.application import lifecycle_run
-            from include.itsm.application.steps import pir as step
+    key = args.key
+    people = read_input(args.input) if args.input else None
+    ctx = cli_context("create-pir", customer_id=args.customer)
+    result = preview(ctx, key, people)
+    if args.execute:
+        # a refusal here only means the PIR is still incomplete: the entry form of gate pir completes it
+        from include.itsm.adapters.airflow_api import AirflowApi
+        from include.itsm.lifecycle import run as lifecycle_run
+        from include.itsm.steps.pir import service as step
 
-            if people is not None:
-                step.write_input(ctx, key, people)
-            triggered = lifecycle_run.trigger(ctx, AirflowApi.from_env(), key, ["pir"], args.reason or "create-pir")
-            print(json.dumps(triggered, indent=2) if args.json else
-                  f"triggered {triggered['dag_id']} run {triggered['run_id']} (steps: pir); the incident manager "
-                  f"approves with `itsm approve {key} --gate pir`")
-            return 0
-    except (ValueError, RuntimeError) as exc:
-        print(f"itsm create-pir: {exc}", file=sys.stderr)
-        return 2
+        if people is not None:
+            step.write_input(ctx, key, people)
+        triggered = lifecycle_run.trigger(ctx, AirflowApi.from_env(), key, ["pir"], args.reason or "create-pir")
+        print(
+            triggered.model_dump_json(indent=2)
+            if args.json
+            else f"triggered {triggered.dag_id} run {triggered.run_id} (steps: pir); the incident manager "
+            f"approves with `itsm approve {key} --gate pir`"
+        )
+        return ExitCode.OK
+    refused = ExitCode.REFUSED if result["refused"] else ExitCode.OK
     if args.json:
         print(json.dumps(result, indent=2, default=str))
-        return 1 if result["refused"] else 0
+        return refused
     print(result["brief"]["body"])
     if result["refused"]:
         print(f"\nREFUSED: {result['refused']}")
-        return 1
+        return refused
     print(f"\n{key}: preview run {ctx.run_id}; nothing sent. On approval of gate pir this would send:")
     for request in result["applied"]["planned"]:
         print(f"  {request['method']} {request['path']} {json.dumps(request.get('body'), default=str)[:160]}")
-    return 0
+    return ExitCode.OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from include.itsm.devstack import services
 from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, LocalAirflow
@@ -23,52 +23,61 @@ def demo_users() -> dict[str, tuple[str, str]]:
     (password = user name: a demo, never a deployment)."""
     from include.itsm.config import settings
 
-    approvers = settings().policy.change.approvers
-    names = {user for group in approvers.model_dump().values()
-             for users in (group.values() if isinstance(group, dict) else [group]) for user in users}
-    return {ADMIN_USER: (ADMIN_PASSWORD, "admin"), "engineer": ("engineer", "op"),
-            **{name: (name, "op") for name in sorted(names)}}
+    return {
+        ADMIN_USER: (ADMIN_PASSWORD, "admin"),
+        "engineer": ("engineer", "op"),
+        **{name: (name, "op") for name in settings().policy.change.approvers.everyone()},
+    }
 
 
 def main() -> int:
-    print("starting the local board and the local AWS organisation ...", flush=True)
-    current = services.up(seed=True)
-    airflow = LocalAirflow(home=services.REPO_ROOT / ".airflow", users=demo_users(),
-                           extra_env=current["airflow_connections"])
+    airflow: LocalAirflow | None = None
     stopping = False
 
     def stop(*_):
+        """Stop whatever has started so far (also when interrupted during start-up)."""
         nonlocal stopping
         if stopping:
             return
         stopping = True
         print("\nstopping Airflow and the devstack ...", flush=True)
-        airflow.stop()
+        if airflow is not None:
+            airflow.stop()
         services.down()
         print("stopped.", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
+        print("starting the local board and the local AWS organisation ...", flush=True)
+        current = services.up(seed=True)
+        airflow = LocalAirflow(
+            home=services.REPO_ROOT / ".airflow", users=demo_users(), extra_env=current["airflow_connections"]
+        )
         print(f"starting Airflow on {airflow.url} (first start migrates its database) ...", flush=True)
         airflow.start()
         client = airflow.client()
         client.wait_for_dag(MAIN_DAG)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         run_id = f"demo__{now:%Y%m%dT%H%M%S}"
         client.trigger_at(MAIN_DAG, run_id, now)
         print(f"triggered {MAIN_DAG} run {run_id}; waiting for it ...", flush=True)
         state = client.wait_for_run(MAIN_DAG, run_id, timeout_s=900)
         from include.itsm.config import settings
 
-        print(f"""
+        print(
+            f"""
 ready: {MAIN_DAG} run {run_id} ended {state}
   Airflow UI      {airflow.url}   login {ADMIN_USER} / {ADMIN_PASSWORD}
-                  approvers (password = user name): {', '.join(u for u in airflow.users if u != ADMIN_USER)}
-  local board     {current['board']['url']}   (Jira REST API v3; user {current['board']['user']}, token {current['board']['password']})
-  local AWS       {current['aws']['endpoint_url']}   (keys testing/testing, region {current['aws']['region']})
+                  approvers (password = user name): {", ".join(u for u in airflow.users if u != ADMIN_USER)}
+  local board     {current["board"]["url"]}   (Jira REST API v3; user {current["board"]["user"]}, token {current["board"]["password"]})
+  local AWS       {current["aws"]["endpoint_url"]}   (keys testing/testing, region {current["aws"]["region"]})
   evidence        {settings().runtime.evidence_root}
+  gate notices    {settings().customer().notices.outbox_file()}   (one JSON line each time a gate asks)
+  next            itsm lifecycle OPS-180 --execute, then itsm status OPS-180 (README: the `itsm` command)
   board requests  itsm devstack requests
-Press Ctrl-C to stop everything.""", flush=True)
+Press Ctrl-C to stop everything.""",
+            flush=True,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -8,7 +8,9 @@ and approve as distinct Airflow users.
 The production topology (docker-compose.yaml) is one option away: `sql_alchemy_conn` (a
 PostgreSQL metadata DB), `executor="CeleryExecutor"` with `broker_url` (Redis), and
 `celery_workers` (one `airflow celery worker` per name, each in its own process group; tasks
-it runs report that name as their hostname, so a test can see which worker ran what).
+it runs report that name as their hostname, so a test can see which worker ran what), and
+`auth_manager="fab"` (FAB users: the policy's approvers created by `itsm approvers sync`, as a
+deployment does, the other users by `airflow users create`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import socket
 
 import requests
 
@@ -31,6 +32,8 @@ from include.itsm.devstack.services import REPO_ROOT, free_port
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+FAB_ROLES = {"admin": "Admin", "op": "Op"}
 JWT_SECRET = "itsm-devstack-jwt-secret-not-for-production-0123456789abcdef-xyz!"  # 64+ bytes
 WORKER_NAME_ENV = "ITSM_WORKER_HOSTNAME"
 
@@ -50,6 +53,7 @@ class LocalAirflow:
     sql_alchemy_conn: str | None = None  # default: SQLite in `home`
     broker_url: str | None = None  # CeleryExecutor: e.g. redis://127.0.0.1:6379/0
     celery_workers: tuple[str, ...] = ()  # one `airflow celery worker` per name
+    auth_manager: str = "simple"  # or "fab"
     process: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
     components: list[subprocess.Popen] = field(default_factory=list)  # scheduler, dag-processor, triggerer
@@ -69,24 +73,31 @@ class LocalAirflow:
         # A clean slate: Airflow settings of the calling process (a test session's unit-test
         # mode, say) must not leak into the real deployment.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-        env.update({
-            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
-            "PYTHONPATH": str(REPO_ROOT),
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",  # a new manifest entry's DAGs appear fast
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": self.url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{role}" for u, (_, role) in self.users.items()),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        })
+        env.update(
+            {
+                "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+                "PYTHONPATH": str(REPO_ROOT),
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",  # a new manifest entry's DAGs appear fast
+                "AIRFLOW__API__HOST": "127.0.0.1",  # the demo's UI is this machine's only (Airflow's default: all interfaces)
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+                "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                    f"{u}:{role}" for u, (_, role) in self.users.items()
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            }
+        )
+        if self.auth_manager == "fab":
+            env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
         if self.sql_alchemy_conn:
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn
         if self.broker_url:
@@ -101,18 +112,33 @@ class LocalAirflow:
     def start(self, timeout_s: float = 120.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "simple_auth_passwords.json").write_text(
-            json.dumps({user: password for user, (password, _) in self.users.items()}))
+            json.dumps({user: password for user, (password, _) in self.users.items()})
+        )
         env = self.env()
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.home)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            cwd=self.home,
+        )
+        if self.auth_manager == "fab":
+            self._create_fab_users(env)
         if free_port(self.port) != self.port:  # taken since __post_init__ (another Airflow): the health check
-            self.port = free_port(0)            # below would otherwise be answered by that one
+            self.port = free_port(0)  # below would otherwise be answered by that one
             env = self.env()
         log = open(self.home / "standalone.log", "ab")
         if self.executor == "LocalExecutor":
-            self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, cwd=self.home,
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "airflow", "standalone"],
+                env=env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         else:  # `airflow standalone` forces the LocalExecutor: run its components one by one
             self.process = self._spawn(["api-server", "--port", str(self.port)], env, log)
             self.components = [self._spawn([name], env, log) for name in ("scheduler", "dag-processor", "triggerer")]
@@ -130,16 +156,91 @@ class LocalAirflow:
         self.stop()
         raise RuntimeError(f"airflow not healthy within {timeout_s:.0f}s; see {self.home / 'standalone.log'}")
 
-    def _spawn(self, command: list[str], env: dict[str, str], log, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _create_fab_users(self, env: dict[str, str]) -> None:
+        """The approvers through `itsm approvers sync` (the documented command), then everyone else."""
+        passwords = self.home / "approver_passwords.json"
+        passwords.write_text(json.dumps({user: password for user, (password, _) in self.users.items()}))
+        passwords.chmod(0o600)
+        synced = subprocess.run(
+            [sys.executable, "-m", "include.itsm", "approvers", "sync", "--passwords", str(passwords), "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=self.home,
+        )
+        approvers = set(json.loads(synced.stdout)["ids"])
+        for user, (password, role) in self.users.items():
+            if user in approvers:
+                continue
+            subprocess.run(
+                [sys.executable, "-m", "airflow", "users", "create", "--username", user, "--password", password]
+                + [
+                    "--role",
+                    FAB_ROLES[role],
+                    "--firstname",
+                    user,
+                    "--lastname",
+                    "user",
+                    "--email",
+                    f"{user}@x.invalid",
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+            )
+
+    def _spawn(
+        self, command: list[str], env: dict[str, str], log, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """`airflow <command>` in its own process group (stopping it stops what it spawned)."""
-        return subprocess.Popen([sys.executable, "-m", "airflow", *command], env=env | (extra_env or {}), cwd=self.home,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "airflow", *command],
+            env=env | (extra_env or {}),
+            cwd=self.home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def _start_workers(self, env: dict[str, str]) -> None:
         for name in self.celery_workers:
             log = open(self.home / f"worker-{name}.log", "ab")
-            self.workers.append(self._spawn(["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
-                                             "--skip-serve-logs"], env, log, {WORKER_NAME_ENV: name}))
+            self.workers.append(self._spawn(self._worker_command(name), env, log, {WORKER_NAME_ENV: name}))
+
+    @staticmethod
+    def _worker_command(name: str) -> list[str]:
+        return ["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2", "--skip-serve-logs"]
+
+    def kill_worker(self, name: str) -> None:
+        """A worker crash (SIGKILL to its process group): no warm shutdown, its tasks' heartbeats stop."""
+        process = self.workers[self.celery_workers.index(name)]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def start_worker(self, name: str) -> None:
+        """Start `name` again (after kill_worker), as a supervisor would."""
+        index = self.celery_workers.index(name)
+        if self.workers[index].poll() is None:
+            raise RuntimeError(f"worker {name} is still running")
+        log = open(self.home / f"worker-{name}.log", "ab")
+        self.workers[index] = self._spawn(self._worker_command(name), self.env(), log, {WORKER_NAME_ENV: name})
+
+    def restart_scheduler(self) -> None:
+        """Stop the scheduler (SIGTERM, as a rolling restart does) and start a new one."""
+        if not self.components:
+            raise RuntimeError("the scheduler runs inside `airflow standalone` here: use a non-Local executor")
+        scheduler = self.components[0]
+        os.killpg(scheduler.pid, signal.SIGTERM)
+        try:
+            scheduler.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(scheduler.pid, signal.SIGKILL)
+            scheduler.wait()
+        self.components[0] = self._spawn(["scheduler"], self.env(), open(self.home / "standalone.log", "ab"))
 
     def stop(self) -> None:
         """Workers first, then the scheduler and the rest, then the api-server (or standalone)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -87,6 +88,24 @@ def read_state() -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def audit_key() -> str:
+    """This devstack home's audit HMAC key: random, made once, kept beside the board's data (mode 0600)."""
+    path = devstack_home() / "audit.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".audit.key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # a racing `up` keeps the first key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
 def _write_state(state: dict) -> None:
     home = devstack_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -101,8 +120,15 @@ def _start(spec: ServiceSpec, home: Path) -> dict:
     log_path = home / f"{spec.name}.log"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(spec.command(port, home), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            spec.command(port, home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+            env=env,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + spec.start_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -129,8 +155,7 @@ def up(seed: bool = True) -> dict:
         from include.itsm.devstack.board.store import BoardStore
         from include.itsm.devstack.demo.seed import instance_ids_from_local_aws, seed_board
 
-        seed_board(BoardStore(str(home / "board.sqlite")),
-                   instance_ids_from_local_aws(state["aws"]["url"]))
+        seed_board(BoardStore(str(home / "board.sqlite")), instance_ids_from_local_aws(state["aws"]["url"]))
     return status()
 
 
@@ -185,13 +210,19 @@ def airflow_connections(current: dict) -> dict[str, str]:
     board, aws = current["board"], current["aws"]
     if not board["url"] or not aws["endpoint_url"]:
         return {}
-    aws_conn = {"conn_type": "aws", "login": aws["access_key_id"], "password": aws["secret_access_key"],
-                "extra": {"endpoint_url": aws["endpoint_url"], "region_name": aws["region"]}}
+    aws_conn = {
+        "conn_type": "aws",
+        "login": aws["access_key_id"],
+        "password": aws["secret_access_key"],
+        "extra": {"endpoint_url": aws["endpoint_url"], "region_name": aws["region"]},
+    }
     return {
-        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps({"conn_type": "jira", "host": board["url"],
-                                                 "login": board["user"], "password": board["password"]}),
+        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps(
+            {"conn_type": "jira", "host": board["url"], "login": board["user"], "password": board["password"]}
+        ),
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
         "AIRFLOW_CONN_AWS_OPERATIONS": json.dumps(aws_conn),
+        "AIRFLOW_CONN_ITSM_AUDIT": json.dumps({"conn_type": "generic", "password": audit_key()}),
     }
 
 

@@ -7,7 +7,7 @@ import itertools
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +38,7 @@ class CallLog:
 
     def add(self, **fields) -> None:
         with self._lock:
-            self._records.append(CallRecord(seq=next(self._seq), ts=datetime.now(timezone.utc), **fields))
+            self._records.append(CallRecord(seq=next(self._seq), ts=datetime.now(UTC), **fields))
 
     def all(self) -> list[CallRecord]:
         with self._lock:
@@ -133,14 +133,14 @@ class EventStore:
         for attr in attrs:
             key, value = attr["AttributeKey"], attr["AttributeValue"]
             match = {
-                "EventName": lambda e: e.event_name == value,
-                "ResourceName": lambda e: any(n == value for _, n in e.resources),
-                "ResourceType": lambda e: any(t == value for t, _ in e.resources),
-                "EventSource": lambda e: e.event_source == value,
-                "EventId": lambda e: e.event_id == value,
-                "Username": lambda e: e.username == value,
-                "AccessKeyId": lambda e: e.access_key_id == value,
-                "ReadOnly": lambda e: value == "false",
+                "EventName": lambda e, value=value: e.event_name == value,
+                "ResourceName": lambda e, value=value: any(n == value for _, n in e.resources),
+                "ResourceType": lambda e, value=value: any(t == value for t, _ in e.resources),
+                "EventSource": lambda e, value=value: e.event_source == value,
+                "EventId": lambda e, value=value: e.event_id == value,
+                "Username": lambda e, value=value: e.username == value,
+                "AccessKeyId": lambda e, value=value: e.access_key_id == value,
+                "ReadOnly": lambda e, value=value: value == "false",
             }.get(key)
             if match is None:
                 raise TrailLookupError("InvalidLookupAttributesException", f"unknown AttributeKey {key}")
@@ -158,7 +158,7 @@ def _ts(value) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 

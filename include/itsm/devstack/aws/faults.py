@@ -14,15 +14,20 @@ import json
 import struct
 import threading
 import uuid
-from functools import lru_cache
+from functools import cache
 from http import HTTPStatus
 from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Service names people write that differ from the signing name the front derives from SigV4.
-SIGNING_NAMES = {"cloudwatch": "monitoring", "elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing",
-                 "ses": "email", "sesv2": "email"}
+SIGNING_NAMES = {
+    "cloudwatch": "monitoring",
+    "elbv2": "elasticloadbalancing",
+    "elb": "elasticloadbalancing",
+    "ses": "email",
+    "sesv2": "email",
+}
 MAX_DELAY_S = 300
 
 
@@ -57,10 +62,12 @@ class Fault(FaultSpec):
 
     def matches(self, service: str, operation: str, account_ids: set[str], region: str) -> bool:
         wanted = SIGNING_NAMES.get(self.service, self.service) if self.service else None
-        return ((wanted is None or wanted == service)
-                and (self.operation is None or self.operation == operation)
-                and (self.account_id is None or self.account_id in account_ids)
-                and (self.region is None or self.region == region))
+        return (
+            (wanted is None or wanted == service)
+            and (self.operation is None or self.operation == operation)
+            and (self.account_id is None or self.account_id in account_ids)
+            and (self.region is None or self.region == region)
+        )
 
 
 class FaultTable:
@@ -99,7 +106,7 @@ class FaultTable:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model_protocol(signing_name: str) -> str | None:
     """The botocore protocol of a service whose name is its signing name (REST services only need it)."""
     import botocore.session
@@ -136,21 +143,30 @@ def error_response(fault: Fault, protocol: str, *, head: bool = False) -> tuple[
         body = json.dumps({"__type": code, "message": message}).encode()
     elif protocol == "cbor":
         sender = "Sender" if fault.status < 500 else "Receiver"
-        headers += [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
-                    ("x-amzn-query-error", f"{code};{sender}")]
+        headers += [
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("x-amzn-query-error", f"{code};{sender}"),
+        ]
         body = _cbor_map({"__type": code, "message": message})
     else:
         code_x, message_x = escape(code), escape(message)
         if protocol == "ec2":
-            xml = (f"<Response><Errors><Error><Code>{code_x}</Code><Message>{message_x}</Message></Error></Errors>"
-                   f"<RequestID>{request_id}</RequestID></Response>")
+            xml = (
+                f"<Response><Errors><Error><Code>{code_x}</Code><Message>{message_x}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>"
+            )
         elif protocol == "s3":
             headers.append(("x-amz-request-id", request_id))
-            xml = f"<Error><Code>{code_x}</Code><Message>{message_x}</Message><RequestId>{request_id}</RequestId></Error>"
+            xml = (
+                f"<Error><Code>{code_x}</Code><Message>{message_x}</Message><RequestId>{request_id}</RequestId></Error>"
+            )
         else:
             sender = "Sender" if fault.status < 500 else "Receiver"
-            xml = (f"<ErrorResponse><Error><Type>{sender}</Type><Code>{code_x}</Code><Message>{message_x}</Message>"
-                   f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+            xml = (
+                f"<ErrorResponse><Error><Type>{sender}</Type><Code>{code_x}</Code><Message>{message_x}</Message>"
+                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
         headers.append(("Content-Type", "text/xml"))
         body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml.encode()
     if head:  # HEAD answers carry no body (botocore then uses the status as the code)

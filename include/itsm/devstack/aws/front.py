@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
@@ -17,7 +17,7 @@ from moto.iam.models import get_account_id_from
 from pydantic import ValidationError
 
 from include.itsm.devstack.aws import config_select
-from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, TrailLookupError, TrailEvent
+from include.itsm.devstack.aws.events import READ_PREFIXES, CallLog, EventStore, TrailEvent, TrailLookupError
 from include.itsm.devstack.aws.faults import Fault, FaultSpec, FaultTable, error_response, wire_protocol
 
 CONFIG_SELECT = "StarlingDoveService.SelectAggregateResourceConfig"
@@ -75,7 +75,8 @@ def _s3_operation(method: str, path: str, query: dict) -> str:
             if sub in query:
                 return f"{verb}Bucket{sub.capitalize()}"
         return {"GET": "ListObjectsV2" if "list-type" in query else "ListObjects", "PUT": "CreateBucket"}.get(
-            method, f"{verb}Bucket")
+            method, f"{verb}Bucket"
+        )
     return f"{verb}Object"
 
 
@@ -138,10 +139,14 @@ class AwsFront:
             status_box.append(int(status.split()[0]))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        if target == CONFIG_SELECT:
-            result = self._config_select(caller, json.loads(body or b"{}"))
-        elif target == CLOUDTRAIL_LOOKUP:
-            result = self._lookup_events(caller, json.loads(body or b"{}"))
+        if target in (CONFIG_SELECT, CLOUDTRAIL_LOOKUP):
+            request = _json_request(body)
+            if request is None:
+                result = 400, {"__type": "SerializationException", "message": "The request body is not a JSON object"}
+            elif target == CONFIG_SELECT:
+                result = self._config_select(caller, request)
+            else:
+                result = self._lookup_events(caller, request)
         else:
             if target == CE_GET_COST:
                 self._prime_cost_explorer(caller, body)
@@ -166,13 +171,17 @@ class AwsFront:
                 accounts.add(arn[4])
         return self.faults.take(caller.service, operation, accounts, caller.region)
 
-    def _answer_fault(self, environ: dict, start_response, caller: Caller, operation: str, body: bytes,
-                      fault: Fault) -> list[bytes]:
+    def _answer_fault(
+        self, environ: dict, start_response, caller: Caller, operation: str, body: bytes, fault: Fault
+    ) -> list[bytes]:
         if caller.service == "s3":
             _drain(environ)
-        protocol = wire_protocol(caller.service, json_target=bool(environ.get("HTTP_X_AMZ_TARGET")),
-                                 cbor=bool(_CBOR_PATH.match(environ.get("PATH_INFO", ""))),
-                                 query_action="Action" in _form(environ, body))
+        protocol = wire_protocol(
+            caller.service,
+            json_target=bool(environ.get("HTTP_X_AMZ_TARGET")),
+            cbor=bool(_CBOR_PATH.match(environ.get("PATH_INFO", ""))),
+            query_action="Action" in _form(environ, body),
+        )
         status, headers, payload = error_response(fault, protocol, head=environ["REQUEST_METHOD"] == "HEAD")
         if not _is_read(operation):
             self._record_write(caller, operation, body, fault.status, payload)
@@ -183,8 +192,14 @@ class AwsFront:
     def _log(self, caller: Caller, operation: str, status: int) -> None:
         if caller.service == "moto_api":
             return
-        self.calls.add(service=caller.service, operation=operation, account_id=caller.account_id,
-                       region=caller.region, status=status, access_key_id=caller.access_key)
+        self.calls.add(
+            service=caller.service,
+            operation=operation,
+            account_id=caller.account_id,
+            region=caller.region,
+            status=status,
+            access_key_id=caller.access_key,
+        )
 
     def _admin(self, environ: dict, start_response) -> Iterable[bytes]:
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
@@ -211,25 +226,37 @@ class AwsFront:
 
     def _config_select(self, caller: Caller, request: dict) -> tuple[int, dict]:
         config = get_backend("config")[caller.account_id][caller.region]
-        aggregator = config.config_aggregators.get(request.get("ConfigurationAggregatorName", ""))
+        name = request.get("ConfigurationAggregatorName")
+        aggregator = config.config_aggregators.get(name) if isinstance(name, str) else None
         if aggregator is None:
-            return 400, {"__type": "NoSuchConfigurationAggregatorException",
-                         "message": "The configuration aggregator does not exist"}
+            return 400, {
+                "__type": "NoSuchConfigurationAggregatorException",
+                "message": "The configuration aggregator does not exist",
+            }
         accounts, regions = self._aggregator_scope(caller.account_id, aggregator)
+        expression, token = request.get("Expression"), request.get("NextToken")
         try:
+            if not isinstance(expression, str) or not expression.strip():
+                raise config_select.SelectError("ValidationException", "Expression must be a non-empty string")
+            config_select.check_limits(request.get("Limit"), request.get("MaxResults"))
+            query = config_select.parse_query(expression)
+            size = config_select.page_size(query, request.get("Limit"), request.get("MaxResults"))
+            digest = config_select.token_digest(
+                expression, f"{caller.account_id}/{aggregator.configuration_aggregator_name}"
+            )
+            offset = config_select.token_offset(token, digest)
             # Config pages one evaluation of the query; evaluating it again for every page made an
             # org-wide read of N rows cost O(N^2 / 100) here (bench/bench_discovery.py: 74 s for 10,000).
-            key = (request["Expression"], tuple(accounts), frozenset(regions) if regions is not None else None)
+            key = (digest, tuple(accounts), frozenset(regions) if regions is not None else None)
             with self._select_lock:
-                rows = self._select_rows.get(key) if request.get("NextToken") else None
+                rows = self._select_rows.get(key) if token else None
             if rows is None:
-                rows = config_select.run_query(request["Expression"], accounts, regions)
+                rows = config_select.run_query(query, accounts, regions)
                 with self._select_lock:
                     if len(self._select_rows) >= 16:
                         self._select_rows.pop(next(iter(self._select_rows)))
                     self._select_rows[key] = rows
-            return 200, config_select.page(request["Expression"], rows,
-                                           request.get("Limit") or request.get("MaxResults"), request.get("NextToken"))
+            return 200, config_select.page(query, rows, size, offset, digest)
         except config_select.SelectError as exc:
             return 400, {"__type": exc.code, "message": str(exc)}
 
@@ -269,8 +296,11 @@ class AwsFront:
         params = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()} if body else {}
         if body and body.lstrip().startswith(b"{"):
             params = json.loads(body)
-        resources = [("AWS::EC2::Instance", v) for k, v in params.items()
-                     if isinstance(v, str) and re.fullmatch(r"InstanceId(\.\d+)?", k)]
+        resources = [
+            ("AWS::EC2::Instance", v)
+            for k, v in params.items()
+            if isinstance(v, str) and re.fullmatch(r"InstanceId(\.\d+)?", k)
+        ]
         error_code = error_message = None
         if status >= 400:
             text = response.decode(errors="replace")
@@ -278,18 +308,35 @@ class AwsFront:
             message = re.search(r"<Message>([^<]*)</Message>|\"[mM]essage\"\s*:\s*\"([^\"]*)\"", text)
             error_code = (code.group(1) or code.group(2)) if code else str(status)
             error_message = (message.group(1) or message.group(2)) if message else ""
-        self.events.add(TrailEvent(
-            account_id=caller.account_id, region=caller.region, event_name=operation,
-            event_source=f"{caller.service}.amazonaws.com", event_time=datetime.now(timezone.utc),
-            access_key_id=caller.access_key, resources=resources,
-            request_parameters={k: v for k, v in params.items() if k not in ("Action", "Version")},
-            error_code=error_code, error_message=error_message,
-        ))
+        self.events.add(
+            TrailEvent(
+                account_id=caller.account_id,
+                region=caller.region,
+                event_name=operation,
+                event_source=f"{caller.service}.amazonaws.com",
+                event_time=datetime.now(UTC),
+                access_key_id=caller.access_key,
+                resources=resources,
+                request_parameters={k: v for k, v in params.items() if k not in ("Action", "Version")},
+                error_code=error_code,
+                error_message=error_message,
+            )
+        )
+
+
+def _json_request(body: bytes) -> dict | None:
+    """An AWS JSON-protocol request body as a dict (empty body: {}), or None when it is not a JSON object."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:  # not UTF-8, or not JSON
+        return None
+    return request if isinstance(request, dict) else None
 
 
 def _json(start_response, status: int, payload) -> list[bytes]:
     reason = HTTPStatus(status).phrase
     data = b"" if payload is None else json.dumps(payload).encode()
-    start_response(f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"),
-                                          ("Content-Length", str(len(data)))])
+    start_response(
+        f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
+    )
     return [data]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import requests
@@ -31,8 +31,9 @@ class Seeder:
     def __init__(self, endpoint_url: str, front: AwsFront) -> None:
         self.endpoint_url = endpoint_url
         self.front = front
-        self.session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                                     region_name=HOME_REGION)
+        self.session = boto3.Session(
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=HOME_REGION
+        )
         self.config = Config(retries={"max_attempts": 2, "mode": "standard"})
         self.instance_ids: dict[str, list[str]] = {}
         self.creds: dict[str, dict] = {}
@@ -41,13 +42,19 @@ class Seeder:
         creds = {}
         if account is not None:
             c = self.creds[account.name]
-            creds = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
-                     "aws_session_token": c["SessionToken"]}
-        return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
-                                   config=self.config, **creds)
+            creds = {
+                "aws_access_key_id": c["AccessKeyId"],
+                "aws_secret_access_key": c["SecretAccessKey"],
+                "aws_session_token": c["SessionToken"],
+            }
+        return self.session.client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=self.config, **creds
+        )
 
     def run(self) -> None:
-        requests.post(f"{self.endpoint_url}/moto-api/seed", params={"a": data.RANDOM_SEED}, timeout=10).raise_for_status()
+        requests.post(
+            f"{self.endpoint_url}/moto-api/seed", params={"a": data.RANDOM_SEED}, timeout=10
+        ).raise_for_status()
         self.organisation()
         self.buckets()  # before networks: the flow logs go to a bucket
         for account in org.ACCOUNTS:
@@ -65,7 +72,8 @@ class Seeder:
         sts = self.client("sts")
         for account in org.ACCOUNTS:
             status = orgs.create_account(
-                Email=f"aws+{account.name}@example.com", AccountName=account.name,
+                Email=f"aws+{account.name}@example.com",
+                AccountName=account.name,
                 Tags=[{"Key": k, "Value": v} for k, v in data.account_tags(account).items()],
             )["CreateAccountStatus"]
             if status["AccountId"] != account.account_id:
@@ -83,16 +91,22 @@ class Seeder:
             if account.scheduled:
                 tags.append({"Key": org.SCHEDULER_TAG_KEY, "Value": org.SCHEDULER_TAG_VALUE})
             launched = ec2.run_instances(
-                ImageId=IMAGE_ID, MinCount=len(indexes), MaxCount=len(indexes), SubnetId=subnet_id,
+                ImageId=IMAGE_ID,
+                MinCount=len(indexes),
+                MaxCount=len(indexes),
+                SubnetId=subnet_id,
                 InstanceType=data.INSTANCE_TYPES[int(account.account_id[-2:]) % len(data.INSTANCE_TYPES)],
                 TagSpecifications=[{"ResourceType": "instance", "Tags": tags}] if tags else [],
             )["Instances"]
             for index, instance in zip(indexes, launched):
                 ids[index] = instance["InstanceId"]
-                ec2.create_tags(Resources=[instance["InstanceId"]],
-                                Tags=[{"Key": "Name", "Value": f"{account.name}-{index + 1:02d}"}])
-                patches.set_launch_time(account.account_id, region, instance["InstanceId"],
-                                        data.launch_time(account, index))
+                ec2.create_tags(
+                    Resources=[instance["InstanceId"]],
+                    Tags=[{"Key": "Name", "Value": f"{account.name}-{index + 1:02d}"}],
+                )
+                patches.set_launch_time(
+                    account.account_id, region, instance["InstanceId"], data.launch_time(account, index)
+                )
             stopped = [ids[i] for i in indexes if data.is_stopped(account, i)]
             if stopped:
                 ec2.stop_instances(InstanceIds=stopped)
@@ -102,19 +116,39 @@ class Seeder:
         """A VPC with two subnets, a security group, a NACL rule and flow logs to the shared bucket."""
         octet = int(account.account_id[-3:]) % 250
         cidr = data.VPC_CIDR[region].format(n=octet)
-        vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=[{"ResourceType": "vpc", "Tags": [
-            {"Key": "Name", "Value": f"{account.name}-vpc"}]}])["Vpc"]["VpcId"]
+        vpc = ec2.create_vpc(
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": f"{account.name}-vpc"}]}],
+        )["Vpc"]["VpcId"]
         blocks = ipaddress.ip_network(cidr).subnets(new_prefix=20)
-        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=str(block), AvailabilityZone=f"{region}{az}")
-                   ["Subnet"]["SubnetId"] for az, block in zip("ab", blocks)]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=str(block), AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+            for az, block in zip("ab", blocks)
+        ]
         sg = ec2.create_security_group(GroupName=f"{account.name}-app", Description="app tier", VpcId=vpc)["GroupId"]
-        ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+        ec2.authorize_security_group_ingress(
+            GroupId=sg,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+            ],
+        )
         acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-        ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",
-                                     Egress=False, CidrBlock="10.0.0.0/8", PortRange={"From": 443, "To": 443})
-        ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL", LogDestinationType="s3",
-                             LogDestination=f"arn:aws:s3:::{data.FLOW_LOG_BUCKET}/{account.name}/")
+        ec2.create_network_acl_entry(
+            NetworkAclId=acl,
+            RuleNumber=100,
+            Protocol="6",
+            RuleAction="allow",
+            Egress=False,
+            CidrBlock="10.0.0.0/8",
+            PortRange={"From": 443, "To": 443},
+        )
+        ec2.create_flow_logs(
+            ResourceIds=[vpc],
+            ResourceType="VPC",
+            TrafficType="ALL",
+            LogDestinationType="s3",
+            LogDestination=f"arn:aws:s3:::{data.FLOW_LOG_BUCKET}/{account.name}/",
+        )
         return subnets[n % 2]
 
     def buckets(self) -> None:
@@ -125,26 +159,43 @@ class Seeder:
             if bucket.versioning:
                 s3.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"})
             if bucket.lifecycle_days:
-                s3.put_bucket_lifecycle_configuration(Bucket=bucket.name, LifecycleConfiguration={"Rules": [{
-                    "ID": "expire", "Status": "Enabled", "Filter": {"Prefix": ""},
-                    "Expiration": {"Days": bucket.lifecycle_days}}]})
+                s3.put_bucket_lifecycle_configuration(
+                    Bucket=bucket.name,
+                    LifecycleConfiguration={
+                        "Rules": [
+                            {
+                                "ID": "expire",
+                                "Status": "Enabled",
+                                "Filter": {"Prefix": ""},
+                                "Expiration": {"Days": bucket.lifecycle_days},
+                            }
+                        ]
+                    },
+                )
 
     def databases(self) -> None:
         for db in data.DATABASES:
             account = org.account_by_name(db.account)
             self.client("rds", account, db.region).create_db_instance(
-                DBInstanceIdentifier=db.identifier, Engine=db.engine, DBInstanceClass=db.instance_class,
-                AllocatedStorage=db.storage_gb, MasterUsername="dbadmin", MasterUserPassword="devstack-only-1",
+                DBInstanceIdentifier=db.identifier,
+                Engine=db.engine,
+                DBInstanceClass=db.instance_class,
+                AllocatedStorage=db.storage_gb,
+                MasterUsername="dbadmin",
+                MasterUserPassword="devstack-only-1",
                 BackupRetentionPeriod=db.backup_retention,
                 Tags=[{"Key": "env", "Value": account.env_tag or "none"}],
             )
 
     def roles(self) -> None:
         for role in data.ROLES:
-            trust = {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": role.service}, "Action": "sts:AssumeRole"}]}
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": role.service}, "Action": "sts:AssumeRole"}],
+            }
             self.client("iam", org.account_by_name(role.account)).create_role(
-                RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
+                RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust)
+            )
 
     def aggregator(self) -> None:
         self.client("config").put_configuration_aggregator(
@@ -156,6 +207,7 @@ class Seeder:
         )
 
     def alarms(self) -> None:
+        series = data.metric_series(datetime.now(UTC))
         for alarm in data.ALARMS:
             account = org.account_by_name(alarm.account)
             cw = self.client("cloudwatch", account, alarm.region)
@@ -164,31 +216,69 @@ class Seeder:
                 name, index = dim_value.strip("{}").split(":")
                 dim_value = self.instance_ids[name][int(index)]
             dims = [{"Name": alarm.dimension[0], "Value": dim_value}]
-            start, step, values = data.METRIC_SERIES[alarm.name]
-            cw.put_metric_data(Namespace=alarm.namespace, MetricData=[
-                {"MetricName": alarm.metric, "Dimensions": dims, "Value": float(v),
-                 "Timestamp": start + timedelta(minutes=step * k)} for k, v in enumerate(values)])
+            start, step, values = series[alarm.name]
+            cw.put_metric_data(
+                Namespace=alarm.namespace,
+                MetricData=[
+                    {
+                        "MetricName": alarm.metric,
+                        "Dimensions": dims,
+                        "Value": float(v),
+                        "Timestamp": start + timedelta(minutes=step * k),
+                    }
+                    for k, v in enumerate(values)
+                ],
+            )
             cw.put_metric_alarm(
-                AlarmName=alarm.name, Namespace=alarm.namespace, MetricName=alarm.metric, Dimensions=dims,
-                Statistic="Average", Period=300, EvaluationPeriods=3, Threshold=alarm.threshold,
-                ComparisonOperator=alarm.comparison, ActionsEnabled=False)
+                AlarmName=alarm.name,
+                Namespace=alarm.namespace,
+                MetricName=alarm.metric,
+                Dimensions=dims,
+                Statistic="Average",
+                Period=300,
+                EvaluationPeriods=3,
+                Threshold=alarm.threshold,
+                ComparisonOperator=alarm.comparison,
+                ActionsEnabled=False,
+            )
             cw.set_alarm_state(AlarmName=alarm.name, StateValue=alarm.state, StateReason=alarm.reason)
 
     def cost_explorer(self) -> None:
         """Queue the results in moto and tell the front which granularity gets which."""
-        monthly = {"ResultsByTime": [{
-            "TimePeriod": {"Start": str(data.COST_MONTH[0]), "End": str(data.COST_MONTH[1])},
-            "Total": {"UnblendedCost": {"Amount": f"{sum(data.MONTHLY_COST_BY_SERVICE.values()):.2f}", "Unit": "USD"}},
-            "Groups": [{"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}}}
-                       for service, amount in data.MONTHLY_COST_BY_SERVICE.items()],
-            "Estimated": False}], "DimensionValueAttributes": [], "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}]}
-        daily = {"ResultsByTime": [{
-            "TimePeriod": {"Start": str(day), "End": str(day + timedelta(days=1))},
-            "Total": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}},
-            "Groups": [], "Estimated": False} for day, amount in data.pilot_daily_costs()],
-            "DimensionValueAttributes": []}
-        requests.post(f"{self.endpoint_url}/moto-api/static/ce/cost-and-usage-results", timeout=10,
-                      json={"account_id": org.MANAGEMENT_ACCOUNT_ID, "results": [monthly, daily]}).raise_for_status()
+        monthly = {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": str(data.COST_MONTH[0]), "End": str(data.COST_MONTH[1])},
+                    "Total": {
+                        "UnblendedCost": {"Amount": f"{sum(data.MONTHLY_COST_BY_SERVICE.values()):.2f}", "Unit": "USD"}
+                    },
+                    "Groups": [
+                        {"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}}}
+                        for service, amount in data.MONTHLY_COST_BY_SERVICE.items()
+                    ],
+                    "Estimated": False,
+                }
+            ],
+            "DimensionValueAttributes": [],
+            "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+        }
+        daily = {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": str(day), "End": str(day + timedelta(days=1))},
+                    "Total": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}},
+                    "Groups": [],
+                    "Estimated": False,
+                }
+                for day, amount in data.pilot_daily_costs()
+            ],
+            "DimensionValueAttributes": [],
+        }
+        requests.post(
+            f"{self.endpoint_url}/moto-api/static/ce/cost-and-usage-results",
+            timeout=10,
+            json={"account_id": org.MANAGEMENT_ACCOUNT_ID, "results": [monthly, daily]},
+        ).raise_for_status()
         self.front.ce_results = {"MONTHLY": monthly, "DAILY": daily}
 
     def pilot_history(self) -> None:
@@ -196,25 +286,36 @@ class Seeder:
         pilot = org.PILOT_ACCOUNT
         region = pilot.regions[0]
         ids = self.instance_ids[pilot.name]
-        patches.set_role_last_used(pilot.account_id, data.SCHEDULER_ROLE,
-                                   data.PILOT_START_AT, region)
+        patches.set_role_last_used(pilot.account_id, data.SCHEDULER_ROLE, data.PILOT_START_AT, region)
         for index, instance in enumerate(ids):
             failed = index in data.PILOT_FAILED_INDEXES
-            self.front.events.add(TrailEvent(
-                account_id=pilot.account_id, region=region, event_name="StopInstances",
-                event_source="ec2.amazonaws.com", event_time=data.PILOT_STOP_AT + timedelta(seconds=index),
-                username=data.SCHEDULER_ROLE, resources=[("AWS::EC2::Instance", instance)],
-                request_parameters={"instancesSet": {"items": [{"instanceId": instance}]}},
-                error_code=data.PILOT_ERROR_CODE if failed else None,
-                error_message=data.PILOT_ERROR_MESSAGE.format(instance=instance) if failed else None,
-            ))
-            if not failed:
-                self.front.events.add(TrailEvent(
-                    account_id=pilot.account_id, region=region, event_name="StartInstances",
-                    event_source="ec2.amazonaws.com", event_time=data.PILOT_START_AT + timedelta(seconds=index),
-                    username=data.SCHEDULER_ROLE, resources=[("AWS::EC2::Instance", instance)],
+            self.front.events.add(
+                TrailEvent(
+                    account_id=pilot.account_id,
+                    region=region,
+                    event_name="StopInstances",
+                    event_source="ec2.amazonaws.com",
+                    event_time=data.PILOT_STOP_AT + timedelta(seconds=index),
+                    username=data.SCHEDULER_ROLE,
+                    resources=[("AWS::EC2::Instance", instance)],
                     request_parameters={"instancesSet": {"items": [{"instanceId": instance}]}},
-                ))
+                    error_code=data.PILOT_ERROR_CODE if failed else None,
+                    error_message=data.PILOT_ERROR_MESSAGE.format(instance=instance) if failed else None,
+                )
+            )
+            if not failed:
+                self.front.events.add(
+                    TrailEvent(
+                        account_id=pilot.account_id,
+                        region=region,
+                        event_name="StartInstances",
+                        event_source="ec2.amazonaws.com",
+                        event_time=data.PILOT_START_AT + timedelta(seconds=index),
+                        username=data.SCHEDULER_ROLE,
+                        resources=[("AWS::EC2::Instance", instance)],
+                        request_parameters={"instancesSet": {"items": [{"instanceId": instance}]}},
+                    )
+                )
 
 
 def seed(endpoint_url: str, front: AwsFront) -> None:

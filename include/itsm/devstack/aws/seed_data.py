@@ -6,14 +6,14 @@ Everything per account is derived from `demo.org.ACCOUNTS`; nothing here repeats
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from include.itsm.devstack.demo import org
 
 SCHEDULER_ROLE = "InstanceSchedulerRole"  # the pilot's scheduler identity in CloudTrail
 RANDOM_SEED = 180  # moto's /moto-api/seed: makes resource ids reproducible run to run
 INSTANCE_TYPES = ("t3.medium", "m5.large", "t3.large", "c5.xlarge", "r5.large")
-FIRST_LAUNCH = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
+FIRST_LAUNCH = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
 LATE_LAUNCH_START = org.SPREADSHEET_AS_OF + timedelta(days=3, hours=2)
 VPC_CIDR = {"ap-southeast-2": "10.{n}.0.0/16", "us-west-2": "10.{n}.128.0/17", "eu-west-1": "10.{n}.64.0/18"}
 
@@ -87,7 +87,9 @@ class Alarm:
 
 BUCKETS = (
     Bucket("prod-core", "kiwifreight-prod-core-artifacts", "ap-southeast-2", versioning=True, lifecycle_days=90),
-    Bucket("prod-payments", "kiwifreight-prod-payments-statements", "ap-southeast-2", versioning=True, lifecycle_days=2555),
+    Bucket(
+        "prod-payments", "kiwifreight-prod-payments-statements", "ap-southeast-2", versioning=True, lifecycle_days=2555
+    ),
     Bucket("analytics-dev", "kiwifreight-analytics-dev-scratch", "ap-southeast-2", lifecycle_days=14),
     Bucket("datalake-dev", "kiwifreight-datalake-dev-raw", "ap-southeast-2", versioning=True),
     Bucket("dr-core", "kiwifreight-dr-core-backups", "us-west-2", versioning=True, lifecycle_days=35),
@@ -120,44 +122,110 @@ ROLES = tuple(
 )
 
 ALARMS = (
-    Alarm("prod-core", "prod-core-web-cpu-high", "AWS/EC2", "CPUUtilization", ("InstanceId", "{prod-core:0}"),
-          90.0, "GreaterThanThreshold", "ALARM", "Threshold Crossed: 3 datapoints were greater than the threshold (90.0)"),
-    Alarm("prod-core", "prod-core-alb-5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count",
-          ("LoadBalancer", "app/prod-core-alb/5f3c9a1b2d4e6f70"), 50.0, "GreaterThanThreshold", "ALARM",
-          "Threshold Crossed: 1 datapoint [412.0] was greater than the threshold (50.0)"),
-    Alarm("prod-payments", "prod-payments-ledger-free-storage-low", "AWS/RDS", "FreeStorageSpace",
-          ("DBInstanceIdentifier", "prod-payments-ledger-mysql"), 10 * 1024**3, "LessThanThreshold", "ALARM",
-          "Threshold Crossed: 1 datapoint [4.2E9] was less than the threshold (1.073741824E10)"),
-    Alarm("dr-core", "dr-core-orders-pg-replica-lag", "AWS/RDS", "ReplicaLag",
-          ("DBInstanceIdentifier", "dr-core-orders-pg"), 300.0, "GreaterThanThreshold", "ALARM",
-          "Threshold Crossed: 3 datapoints [1840.0, 1620.0, 1410.0] were greater than the threshold (300.0)",
-          region="us-west-2"),
-    Alarm("dr-core", "dr-core-backups-replication-latency", "AWS/S3", "ReplicationLatency",
-          ("SourceBucket", "kiwifreight-prod-core-artifacts"), 900.0, "GreaterThanThreshold", "ALARM",
-          "Threshold Crossed: 3 datapoints [5412.0, 4980.0, 4623.0] were greater than the threshold (900.0)",
-          region="us-west-2"),
-    Alarm("staging-core", "staging-core-api-cpu-high", "AWS/EC2", "CPUUtilization", ("InstanceId", "{staging-core:1}"),
-          85.0, "GreaterThanThreshold", "OK", "Threshold Crossed: no datapoints were greater than the threshold"),
+    Alarm(
+        "prod-core",
+        "prod-core-web-cpu-high",
+        "AWS/EC2",
+        "CPUUtilization",
+        ("InstanceId", "{prod-core:0}"),
+        90.0,
+        "GreaterThanThreshold",
+        "ALARM",
+        "Threshold Crossed: 3 datapoints were greater than the threshold (90.0)",
+    ),
+    Alarm(
+        "prod-core",
+        "prod-core-alb-5xx",
+        "AWS/ApplicationELB",
+        "HTTPCode_ELB_5XX_Count",
+        ("LoadBalancer", "app/prod-core-alb/5f3c9a1b2d4e6f70"),
+        50.0,
+        "GreaterThanThreshold",
+        "ALARM",
+        "Threshold Crossed: 1 datapoint [412.0] was greater than the threshold (50.0)",
+    ),
+    Alarm(
+        "prod-payments",
+        "prod-payments-ledger-free-storage-low",
+        "AWS/RDS",
+        "FreeStorageSpace",
+        ("DBInstanceIdentifier", "prod-payments-ledger-mysql"),
+        10 * 1024**3,
+        "LessThanThreshold",
+        "ALARM",
+        "Threshold Crossed: 1 datapoint [4.2E9] was less than the threshold (1.073741824E10)",
+    ),
+    Alarm(
+        "dr-core",
+        "dr-core-orders-pg-replica-lag",
+        "AWS/RDS",
+        "ReplicaLag",
+        ("DBInstanceIdentifier", "dr-core-orders-pg"),
+        300.0,
+        "GreaterThanThreshold",
+        "ALARM",
+        "Threshold Crossed: 3 datapoints [1840.0, 1620.0, 1410.0] were greater than the threshold (300.0)",
+        region="us-west-2",
+    ),
+    Alarm(
+        "dr-core",
+        "dr-core-backups-replication-latency",
+        "AWS/S3",
+        "ReplicationLatency",
+        ("SourceBucket", "kiwifreight-prod-core-artifacts"),
+        900.0,
+        "GreaterThanThreshold",
+        "ALARM",
+        "Threshold Crossed: 3 datapoints [5412.0, 4980.0, 4623.0] were greater than the threshold (900.0)",
+        region="us-west-2",
+    ),
+    Alarm(
+        "staging-core",
+        "staging-core-api-cpu-high",
+        "AWS/EC2",
+        "CPUUtilization",
+        ("InstanceId", "{staging-core:1}"),
+        85.0,
+        "GreaterThanThreshold",
+        "OK",
+        "Threshold Crossed: no datapoints were greater than the threshold",
+    ),
 )
 # Metric samples behind the alarms: (alarm name, start, minutes between points, values).
-INCIDENT_DAY = datetime(2026, 11, 3, 1, 0, tzinfo=timezone.utc)
-METRIC_SERIES = {
-    "prod-core-web-cpu-high": (INCIDENT_DAY, 5, (22, 25, 31, 48, 77, 93, 97, 99, 98, 96, 61, 34)),
-    "prod-core-alb-5xx": (INCIDENT_DAY, 5, (0, 1, 0, 3, 40, 212, 412, 388, 150, 12, 2, 0)),
-    "prod-payments-ledger-free-storage-low": (
-        INCIDENT_DAY - timedelta(days=6), 24 * 60, tuple(v * 1024**3 for v in (48, 41, 33, 25, 17, 9, 4.2))),
-    "dr-core-orders-pg-replica-lag": (INCIDENT_DAY, 5, (2, 3, 40, 410, 980, 1410, 1620, 1840, 1200, 300)),
-    "dr-core-backups-replication-latency": (INCIDENT_DAY, 5, (120, 180, 900, 4623, 4980, 5412, 3100, 800)),
-    "staging-core-api-cpu-high": (INCIDENT_DAY, 5, (15, 18, 20, 22, 19, 17)),
-}
+INCIDENT_LEAD = timedelta(minutes=75)  # the incidents' metrics start this long before the org is seeded
+
+
+def metric_series(seeded_at: datetime) -> dict[str, tuple[datetime, int, tuple[float, ...]]]:
+    """Each alarm's metric history: (first timestamp, minutes between points, values).
+
+    Relative to the seeding time, as the demo tickets are to the board's: the incident tickets
+    were filed minutes ago, so their alarms fired just before (the timeline reads 30 days back
+    from the ticket, and a fixed date would fall out of that window as the calendar moves on)."""
+    start = seeded_at.replace(second=0, microsecond=0) - INCIDENT_LEAD
+    start -= timedelta(minutes=start.minute % 5)
+    return {
+        "prod-core-web-cpu-high": (start, 5, (22, 25, 31, 48, 77, 93, 97, 99, 98, 96, 61, 34)),
+        "prod-core-alb-5xx": (start, 5, (0, 1, 0, 3, 40, 212, 412, 388, 150, 12, 2, 0)),
+        "prod-payments-ledger-free-storage-low": (
+            start - timedelta(days=6),
+            24 * 60,
+            tuple(v * 1024**3 for v in (48, 41, 33, 25, 17, 9, 4.2)),
+        ),
+        "dr-core-orders-pg-replica-lag": (start, 5, (2, 3, 40, 410, 980, 1410, 1620, 1840, 1200, 300)),
+        "dr-core-backups-replication-latency": (start, 5, (120, 180, 900, 4623, 4980, 5412, 3100, 800)),
+        "staging-core-api-cpu-high": (start, 5, (15, 18, 20, 22, 19, 17)),
+    }
+
 
 # The scheduler pilot (Phase 1, sandbox): Tuesday 22:00 Pacific/Auckland (NZDT, UTC+13).
-PILOT_STOP_AT = datetime(2026, 10, 27, 9, 0, tzinfo=timezone.utc)
-PILOT_START_AT = datetime(2026, 10, 27, 19, 0, tzinfo=timezone.utc)  # 08:00 NZDT next morning
+PILOT_STOP_AT = datetime(2026, 10, 27, 9, 0, tzinfo=UTC)
+PILOT_START_AT = datetime(2026, 10, 27, 19, 0, tzinfo=UTC)  # 08:00 NZDT next morning
 PILOT_FAILED_INDEXES = (4, 11)  # sandbox instances whose StopInstances failed
 PILOT_ERROR_CODE = "Client.UnauthorizedOperation"
-PILOT_ERROR_MESSAGE = ("Instance scheduler refused to stop {instance}: 2 active user sessions (SSM) detected; "
-                       "the instance is protected while sessions are open")
+PILOT_ERROR_MESSAGE = (
+    "Instance scheduler refused to stop {instance}: 2 active user sessions (SSM) detected; "
+    "the instance is protected while sessions are open"
+)
 
 # Cost Explorer (management account). Compute share = EC2_COMPUTE / total ~= 1.88 %.
 EC2_COMPUTE_SERVICE = "Amazon Elastic Compute Cloud - Compute"

@@ -1,14 +1,15 @@
 """The JQL subset the project sends, compiled to a predicate over the store's issue dicts.
 
 Unknown fields, operators or syntax raise `JqlError`, which the app turns into Jira's 400, so
-a query the board cannot answer exactly is refused instead of silently answered wrong.
+a query the board cannot answer exactly is refused instead of silently answered wrong. A query
+with no search restriction (empty, or only ORDER BY) is unbounded, which /search/jql refuses.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from include.itsm.devstack.board import catalog
 
@@ -21,6 +22,8 @@ _TOKEN = re.compile(
 )
 _RELATIVE = re.compile(r"^([+-]?\d+)([wdhm])$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+MAX_NESTING = 100  # parentheses and NOTs; deeper queries are refused, never a RecursionError
+UNBOUNDED = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
 
 
 class JqlError(ValueError):
@@ -46,15 +49,17 @@ def _tokens(jql: str) -> list[tuple[str, str]]:
 
 
 def _date(value: str) -> datetime:
-    m = _RELATIVE.match(value)
-    if m:
-        return datetime.now(timezone.utc) + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     try:
+        m = _RELATIVE.match(value)
+        if m:
+            return datetime.now(UTC) + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         parsed = datetime.fromisoformat(value.replace("/", "-"))
-    except ValueError as exc:
-        raise JqlError(f"Date value '{value}' for field is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', "
-                       "'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'.") from exc  # fmt: skip
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError) as exc:  # OverflowError: a period beyond the calendar
+        raise JqlError(
+            f"Date value '{value}' for field is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', "
+            "'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _as_dt(value: str | None) -> datetime | None:
@@ -88,6 +93,7 @@ class _Parser:
     def __init__(self, jql: str) -> None:
         self.toks = _tokens(jql)
         self.pos = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> tuple[str, str] | None:
         i = self.pos + offset
@@ -109,8 +115,8 @@ class _Parser:
         if tok != ("op", op):
             raise JqlError(f"Error in the JQL Query: expecting '{op}' but got '{tok[1]}'.")
 
-    def parse(self) -> tuple[Predicate, list[tuple[str, bool]]]:
-        pred: Predicate = (lambda _i: True) if self.peek() is None or self.peek_word("order") else self.or_expr()
+    def parse(self) -> tuple[Predicate | None, list[tuple[str, bool]]]:
+        pred = None if self.peek() is None or self.peek_word("order") else self.or_expr()
         order: list[tuple[str, bool]] = []
         if self.peek_word("order"):
             self.take()
@@ -147,16 +153,19 @@ class _Parser:
         return parts[0] if len(parts) == 1 else (lambda i: all(p(i) for p in parts))
 
     def unary(self) -> Predicate:
-        if self.peek_word("not"):
-            self.take()
+        if not (self.peek_word("not") or self.peek() == ("op", "(")):
+            return self.clause()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise JqlError(f"Error in the JQL Query: the query nests more than {MAX_NESTING} levels deep.")
+        if self.take()[0] == "word":  # NOT
             inner = self.unary()
-            return lambda i: not inner(i)
-        if self.peek() == ("op", "("):
-            self.take()
-            inner = self.or_expr()
+            result = lambda i: not inner(i)  # noqa: E731
+        else:
+            result = self.or_expr()
             self.expect_op(")")
-            return inner
-        return self.clause()
+        self.depth -= 1
+        return result
 
     def value(self) -> str:
         kind, val = self.take()
@@ -203,8 +212,14 @@ class _Parser:
             if op not in ("=", "!=", ">", ">=", "<", "<="):
                 raise JqlError(f"The operator '{op}' is not supported by the '{field}' field.")
             bound = _date(values[0])
-            compare = {"=": lambda a: a == bound, "!=": lambda a: a != bound, ">": lambda a: a > bound,
-                       ">=": lambda a: a >= bound, "<": lambda a: a < bound, "<=": lambda a: a <= bound}[op]  # fmt: skip
+            compare = {
+                "=": lambda a: a == bound,
+                "!=": lambda a: a != bound,
+                ">": lambda a: a > bound,
+                ">=": lambda a: a >= bound,
+                "<": lambda a: a < bound,
+                "<=": lambda a: a <= bound,
+            }[op]
             return lambda i: (v := getter(i)) is not None and compare(v)
         if ftype == "contains":
             if op not in ("~", "!~"):
@@ -237,14 +252,16 @@ class _Parser:
         return value.lower()
 
 
-def compile_jql(jql: str) -> tuple[Predicate, list[tuple[str, bool]]]:
-    """(predicate, [(sort column, descending), ...]) for a JQL string."""
+def compile_jql(jql: str) -> tuple[Predicate | None, list[tuple[str, bool]]]:
+    """(predicate, [(sort column, descending), ...]) for a JQL string; predicate None: no restriction."""
     return _Parser(jql or "").parse()
 
 
 def search(issues: list[Issue], jql: str) -> list[Issue]:
-    """The issues matching `jql`, in its ORDER BY (default: newest first, as Jira)."""
+    """The issues matching `jql`, in its ORDER BY (default: newest first, as Jira); unbounded JQL is refused."""
     pred, order = compile_jql(jql)
+    if pred is None:
+        raise JqlError(UNBOUNDED)
     found = [i for i in issues if pred(i)]
     for column, desc in reversed(order or [("created", True)]):
         found.sort(key=lambda i: (i[column] is None, i[column] or "", i["id"]), reverse=desc)

@@ -26,7 +26,7 @@ class BoardServer:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
-    def start(self) -> "BoardServer":
+    def start(self) -> BoardServer:
         """Serve in a daemon thread and return at once (for tests and embedding)."""
         self._thread = threading.Thread(target=self.serve_forever, name="itsm-board", daemon=True)
         self._thread.start()

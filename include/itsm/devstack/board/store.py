@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from include.itsm.devstack.board import catalog
 
@@ -43,7 +43,7 @@ ID_OFFSET = 10000
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _ts(value: datetime | str | None) -> str | None:
@@ -53,8 +53,8 @@ def _ts(value: datetime | str | None) -> str | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class BoardStore:
@@ -82,14 +82,24 @@ class BoardStore:
     # --- seeding interface (docs/architecture.md) -------------------------------------------
 
     def seed_issue(
-        self, *, project: str, issue_type: str, summary: str, description_adf: dict | None,
-        status: str = "Open", labels: Iterable[str] = (), priority: str | None = None,
-        reporter: str = "customer@example.com", created: datetime | str | None = None,
-        resolved: datetime | str | None = None, key: str | None = None, parent_key: str | None = None,
+        self,
+        *,
+        project: str,
+        issue_type: str,
+        summary: str,
+        description_adf: dict | None,
+        status: str = "Open",
+        labels: Iterable[str] = (),
+        priority: str | None = None,
+        reporter: str = "customer@example.com",
+        created: datetime | str | None = None,
+        resolved: datetime | str | None = None,
+        key: str | None = None,
+        parent_key: str | None = None,
         attachments: Iterable[tuple[str, str, bytes]] = (),
         comments: Iterable[tuple[str, dict, datetime | str]] = (),
         changelog: Iterable[tuple[datetime | str, str, str, str | None, str | None]] = (),
-    ) -> str:  # fmt: skip
+    ) -> str:
         """Insert one issue with its history; returns its key."""
         catalog.check_issue(project, issue_type, status, priority)
         created_s = _ts(created) or _ts(now())
@@ -101,10 +111,23 @@ class BoardStore:
                 "INSERT INTO issue (key, project, num, issue_type, summary, description, status, labels,"
                 " priority, reporter, created, updated, resolved, parent_key)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (key, project, num, issue_type, summary, json.dumps(description_adf) if description_adf else None,
-                 status, json.dumps(list(labels)), priority, reporter, created_s, created_s, _ts(resolved),
-                 parent_key),
-            )  # fmt: skip
+                (
+                    key,
+                    project,
+                    num,
+                    issue_type,
+                    summary,
+                    json.dumps(description_adf) if description_adf else None,
+                    status,
+                    json.dumps(list(labels)),
+                    priority,
+                    reporter,
+                    created_s,
+                    created_s,
+                    _ts(resolved),
+                    parent_key,
+                ),
+            )
             for filename, mime_type, content in attachments:
                 self.add_attachment(issue_id, filename, mime_type, content, reporter, created_s)
             for author, body, when in comments:
@@ -129,9 +152,16 @@ class BoardStore:
     def issue_count(self) -> int:
         return self._q("SELECT COUNT(*) AS n FROM issue")[0]["n"]
 
+    @staticmethod
+    def is_row_id(text: str) -> bool:
+        """Whether `text` is a Jira-style numeric id SQLite can look up (ASCII digits, within 64 bits)."""
+        return text.isascii() and text.isdigit() and len(text) <= 18
+
     def get_issue(self, key_or_id: str) -> dict | None:
         """An issue row as a dict (labels and description decoded), by key or numeric id."""
-        if key_or_id.isdigit():
+        if key_or_id.isascii() and key_or_id.isdigit():
+            if not self.is_row_id(key_or_id):
+                return None
             rows = self._q("SELECT * FROM issue WHERE id = ?", (int(key_or_id) - ID_OFFSET,))
         else:
             rows = self._q("SELECT * FROM issue WHERE key = ?", (key_or_id.upper(),))
@@ -150,8 +180,9 @@ class BoardStore:
     def update_issue(self, issue_id: int, author: str, changes: dict[str, object], history: list[tuple]) -> None:
         """Apply column changes and record (field, from, to) history items in one transaction."""
         when = _ts(now())
-        encoded = {k: json.dumps(v) if k in ("labels", "description") and v is not None else v
-                   for k, v in changes.items()}  # fmt: skip
+        encoded = {
+            k: json.dumps(v) if k in ("labels", "description") and v is not None else v for k, v in changes.items()
+        }
         encoded["updated"] = when
         with self._lock:
             sets = ", ".join(f"{col} = ?" for col in encoded)
@@ -202,14 +233,14 @@ class BoardStore:
         return [dict(r) for r in rows]
 
     def attachment(self, attachment_id: int) -> dict | None:
-        rows = self._q(
-            "SELECT *, LENGTH(content) AS size FROM attachment WHERE id = ?", (attachment_id,)
-        )
+        rows = self._q("SELECT *, LENGTH(content) AS size FROM attachment WHERE id = ?", (attachment_id,))
         return dict(rows[0]) if rows else None
 
     def links_of(self, key: str) -> list[dict]:
-        return [dict(r) for r in self._q(
-            "SELECT * FROM link WHERE outward_key = ? OR inward_key = ? ORDER BY id", (key, key))]  # fmt: skip
+        return [
+            dict(r)
+            for r in self._q("SELECT * FROM link WHERE outward_key = ? OR inward_key = ? ORDER BY id", (key, key))
+        ]
 
     # --- Confluence pages ---------------------------------------------------------------------
 

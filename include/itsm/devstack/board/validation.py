@@ -2,7 +2,9 @@
 
 The OpenAPI document (2.4 MB) and the ADF schema are loaded once per process. The spec itself
 is not validated (a few of Atlassian's components fail a strict spec validator, see
-specs/README.md); requests are validated strictly.
+specs/README.md); requests are validated strictly, as Jira's JSON binding reads them: an empty
+query parameter counts as absent, and the caller (app.py) hands over the body with null members
+dropped and an integer transition id as its text (Jackson's scalar coercion).
 """
 
 from __future__ import annotations
@@ -62,15 +64,38 @@ def _describe(exc: BaseException) -> tuple[str, dict[str, str]]:
     return message[:500], errors
 
 
-def validate_request(flask_request) -> None:
-    """Raise RequestInvalid unless the request matches the Jira v3 OpenAPI operation."""
+@lru_cache(maxsize=1)
+def _request_class():
+    """openapi-core's werkzeug request, reading the query and body as Jira's JSON binding does."""
     from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
+    from openapi_core.datatypes import RequestParameters
+    from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+    class AsJiraReadsIt(WerkzeugOpenAPIRequest):
+        def __init__(self, request, body: object) -> None:
+            super().__init__(request)
+            present = [(k, v) for k, v in request.args.items(multi=True) if v != ""]
+            self.parameters = RequestParameters(
+                query=ImmutableMultiDict(present), header=Headers(request.headers), cookie=request.cookies
+            )
+            self._json = None if body is None else json.dumps(body).encode()
+
+        @property
+        def body(self) -> bytes | None:
+            return self._json
+
+    return AsJiraReadsIt
+
+
+def validate_request(flask_request, body: object = None) -> None:
+    """Raise RequestInvalid unless the request, with its parsed JSON `body` (already normalised the way
+    Jackson binds it), matches the Jira v3 OpenAPI operation."""
     from openapi_core.exceptions import OpenAPIError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openapi-core warns about the OAuth2 scheme on every call
         try:
-            _openapi().validate_request(WerkzeugOpenAPIRequest(flask_request))
+            _openapi().validate_request(_request_class()(flask_request, body))
         except OpenAPIError as exc:
             message, errors = _describe(exc)
             raise RequestInvalid([message], errors) from exc

@@ -12,7 +12,7 @@ eligible instances.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: holds the Config aggregator
 ORG_NAME = "Kiwi Freight Ltd"  # the demo customer (a name the scrubber must hide)
@@ -23,7 +23,7 @@ SCHEDULER_TAG_KEY = "Schedule"
 SCHEDULER_TAG_VALUE = "nz-office-hours"
 MEMBER_ROLE_NAME = "OrganizationAccountAccessRole"
 AGGREGATOR_NAME = "org-aggregator"
-SPREADSHEET_AS_OF = datetime(2026, 10, 15, tzinfo=timezone.utc)
+SPREADSHEET_AS_OF = datetime(2026, 10, 15, tzinfo=UTC)
 REGIONS = ("ap-southeast-2", "us-west-2", "eu-west-1")
 
 

@@ -34,8 +34,9 @@ def all_demo_tickets(
     spreadsheet = None
     if instance_ids is not None:
         names = [r.instance_name for r in spreadsheet_rows()]
-        spreadsheet = build_customer_spreadsheet({n: instance_ids[n] for n in names if n in instance_ids},
-                                                 regions=regions)  # fmt: skip
+        spreadsheet = build_customer_spreadsheet(
+            {n: instance_ids[n] for n in names if n in instance_ids}, regions=regions
+        )
     tickets = history_incidents(now, instance_ids) + demo_tickets(instance_ids, now, spreadsheet)
     return tuple(sorted(tickets, key=lambda t: t.created))
 
@@ -52,8 +53,10 @@ def seed_board(
     Returns the keys seeded by this call (empty when the board already had them all).
     """
     if instance_ids is None:
-        raise ValueError("seed_board needs the local AWS's instance ids (Name -> InstanceId): "
-                         "pass instance_ids_from_local_aws(endpoint_url)")  # fmt: skip
+        raise ValueError(
+            "seed_board needs the local AWS's instance ids (Name -> InstanceId): "
+            "pass instance_ids_from_local_aws(endpoint_url)"
+        )
     missing = [r.instance_name for r in spreadsheet_rows() if r.instance_name not in instance_ids]
     if missing:
         raise KeyError(f"instance_ids lacks {len(missing)} instance(s), e.g. {missing[:3]}: is the local AWS seeded?")
@@ -85,8 +88,9 @@ def local_instances(
     """Name tag -> (InstanceId, region) of every non-terminated instance of the member accounts."""
     import boto3
 
-    session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                            region_name=management_region)  # fmt: skip
+    session = boto3.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=management_region
+    )
     sts = session.client("sts", endpoint_url=endpoint_url)
     found: dict[str, tuple[str, str]] = {}
     for account in accounts:
@@ -94,10 +98,13 @@ def local_instances(
         creds = sts.assume_role(RoleArn=role, RoleSessionName="itsm-demo-seed")["Credentials"]
         for region in account.regions:
             ec2 = session.client(
-                "ec2", region_name=region, endpoint_url=endpoint_url,
-                aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                "ec2",
+                region_name=region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],
-            )  # fmt: skip
+            )
             for page in ec2.get_paginator("describe_instances").paginate():
                 for reservation in page["Reservations"]:
                     for instance in reservation["Instances"]:

@@ -41,9 +41,16 @@ SHEET_NAME = "Inventory"
 SUMMARY_SHEET_NAME = "Summary"
 HEADER_ROW = 4  # 0-based row index of the column headers (pandas `header=`); Excel row 5
 COLUMNS = (
-    "Account Name", "Account ID", "Instance ID", "Instance Name", "Environment", "Region",
-    "Schedule", "Owner", "Notes",
-)  # fmt: skip
+    "Account Name",
+    "Account ID",
+    "Instance ID",
+    "Instance Name",
+    "Environment",
+    "Region",
+    "Schedule",
+    "Owner",
+    "Notes",
+)
 AS_OF_LABEL = "As of"
 
 # How the customer's teams fill the Owner column (names the PII scrubber must hide).
@@ -126,8 +133,10 @@ def build_customer_spreadsheet(
     ws.title = SHEET_NAME
     ws["A1"] = f"{org.ORG_NAME} - AWS EC2 instance inventory"
     ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = ("Maintained by the Cloud team. Please do not sort this sheet. Schedule column = instance "
-                "scheduler tag (blank = runs 24x7). Environment copied from the account's env tag.")  # fmt: skip
+    ws["A2"] = (
+        "Maintained by the Cloud team. Please do not sort this sheet. Schedule column = instance "
+        "scheduler tag (blank = runs 24x7). Environment copied from the account's env tag."
+    )
     ws["A2"].font = Font(italic=True, color="666666")
     ws["A3"] = AS_OF_LABEL
     ws["A3"].font = Font(bold=True)
@@ -150,9 +159,16 @@ def build_customer_spreadsheet(
         elif not account.standard_env:
             note = f"env tag '{account.env_tag}'"
         values = (
-            row.account_name, row.account_id, instance_ids[row.instance_name], row.instance_name, row.env,
-            region, org.SCHEDULER_TAG_VALUE if account.scheduled else "", _owner(account), note,
-        )  # fmt: skip
+            row.account_name,
+            row.account_id,
+            instance_ids[row.instance_name],
+            row.instance_name,
+            row.env,
+            region,
+            org.SCHEDULER_TAG_VALUE if account.scheduled else "",
+            _owner(account),
+            note,
+        )
         for col, value in enumerate(values, start=1):
             cell = ws.cell(row=i, column=col, value=value)
             if COLUMNS[col - 1] == "Account ID":
