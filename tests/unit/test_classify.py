@@ -327,3 +327,53 @@ def test_negation_patterns_with_first_letter_look_ahead_match_as_their_plain_for
                 start = max(0, end - back)
                 found, expected = pattern.search(variant, start, end), plain.search(variant, start, end)
                 assert (found and found.span()) == (expected and expected.span()), (pattern.pattern[:40], variant, end)
+
+
+SCHEDULER = {
+    "services": {
+        "business": [
+            {"name": "instance-scheduler", "words": ["instance scheduler"], "environment": "prod", "tier": "important"}
+        ]
+    }
+}
+
+
+def test_a_catalogued_service_gives_its_environment_and_tier_over_the_accounts_it_is_extended_to() -> None:
+    """The service catalogue, not the dev account names in scope, says where a named service runs and its tier."""
+    policy = Policy.model_validate(SCHEDULER)
+    text = "Please extend the overnight instance scheduler to sandbox and datalake-dev, the dev accounts."
+    prod_in_scope = DiscoverySummary(
+        resource_count=3, account_count=2, org_account_count=17, prod_resources=True, as_of=CREATED
+    )
+    for discovery in (None, prod_in_scope):
+        result = run("Extend the scheduler to more accounts", text, policy, discovery)
+        assert {"env:prod", "tier:important"} <= set(result.labels)
+        assert "tier=important: the service catalogue's instance-scheduler" in result.reasons
+    uncatalogued = run("Extend the scheduler to more accounts", text)
+    assert {"env:dev", "tier:best-effort"} <= set(uncatalogued.labels)
+
+
+def test_the_summarys_environment_wins_over_the_catalogue() -> None:
+    policy = Policy.model_validate(SCHEDULER)
+    result = run("Staging: instance scheduler skips two instances", "It did not stop them last night.", policy)
+    assert "env:staging" in result.labels and "tier:important" in result.labels
+
+
+def test_ops_180_is_env_prod_and_tier_important_under_the_demo_configuration() -> None:
+    """The worked example as the seed states it, with the demo's own catalogue and no special case."""
+    from include.itsm.config import REPO_ROOT, load_settings
+    from include.itsm.devstack.demo.tickets import worked_example
+
+    policy = load_settings(REPO_ROOT / "config" / "itsm.yaml").policy
+    demo = worked_example()
+    ticket = Ticket(
+        key=demo.key,
+        summary=demo.summary,
+        description_adf=demo.description_adf,
+        issue_type=demo.issue_type,
+        labels=list(demo.labels),
+        created=demo.created,
+    )
+    result = classify(ticket, extract(ticket, policy), policy)
+    canonical = {"service:compute", "env:prod", "tier:important", "itsm-type:change", "blast:multi-account"}
+    assert canonical <= set(result.labels), result.reasons

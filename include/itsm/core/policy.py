@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.itsm.core.change_policy import ChangePolicy
+from include.itsm.core.vocab import Environment, Tier
 
 SERVICE_TYPES = ("compute", "storage", "network", "identity", "database")
 ENVIRONMENTS = ("prod", "staging", "dev", "dr")
@@ -107,8 +108,24 @@ class ServiceType(_Strict):
     related: tuple[Word, ...] = ()
 
 
+class BusinessService(_Strict):
+    """A service the operations team runs for the customer, as its service catalogue lists it.
+
+    The catalogue, not the ticket's wording, knows where the service runs and how much the business
+    depends on it: a ticket that names it takes its environment (unless the summary names one) and
+    its tier. The words are the names people use for it ("instance scheduler")."""
+
+    name: str
+    words: tuple[Word, ...] = Field(min_length=1)
+    environment: Environment
+    tier: Tier
+
+
 class ServiceCatalogue(_Strict):
-    """Service types the runbooks catalogue knows, per docs/architecture.md §7 (storage/database -> cloudops)."""
+    """Service types the runbooks catalogue knows, per docs/architecture.md §7 (storage/database -> cloudops),
+    and the business services the team runs (`business`, empty by default: each deployment lists its own)."""
+
+    business: tuple[BusinessService, ...] = ()
 
     types: tuple[ServiceType, ...] = (
         ServiceType(
@@ -487,6 +504,9 @@ class ServiceCatalogue(_Strict):
 
     def by_name(self, name: str) -> ServiceType | None:
         return next((t for t in self.types if t.name == name), None)
+
+    def business_named(self, name: str | None) -> BusinessService | None:
+        return next((b for b in self.business if b.name == name), None)
 
     def domain_of(self, name_or_keyword: str) -> str | None:
         """The label domain for a type name or any of its keywords (`ec2` -> `compute`)."""

@@ -25,6 +25,14 @@ class Environment(StrEnum):
     DR = "dr"
 
 
+class Tier(StrEnum):
+    """The business impact tier (never tier-1/2/3)."""
+
+    CRITICAL = "critical"
+    IMPORTANT = "important"
+    BEST_EFFORT = "best-effort"
+
+
 class TicketType(StrEnum):
     INCIDENT = "incident"
     PROBLEM = "problem"

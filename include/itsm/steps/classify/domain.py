@@ -476,6 +476,20 @@ def _service_domain(intake: IntakeResult, text: str, policy: Policy) -> str:
     return "unknown"
 
 
+def _tier(intake: IntakeResult, discovery: DiscoverySummary | None, policy: Policy, reasons: list[str]) -> str:
+    """The catalogue's tier for a catalogued service; else by environment, raised when production is in scope."""
+    catalogued = policy.services.business_named(intake.business_service)
+    if catalogued is not None:
+        reasons.append(f"tier={catalogued.tier}: the service catalogue's {catalogued.name}")
+        return catalogued.tier.value
+    if discovery is not None and discovery.prod_resources:
+        reasons.append(f"tier={policy.tiers.prod_resources}: discovery saw production resources in scope")
+        return policy.tiers.prod_resources
+    tier = policy.tiers.by_environment.get(intake.environment or "", policy.tiers.default)
+    reasons.append(f"tier={tier}: environment {intake.environment or 'not named'}")
+    return tier
+
+
 def classify(
     ticket: Ticket,
     intake: IntakeResult,
@@ -491,9 +505,7 @@ def classify(
     reasons: list[str] = []
     ticket_type = _ticket_type(text, reasons)
     env = intake.environment
-    tier = policy.tiers.by_environment.get(env or "", policy.tiers.default)
-    if discovery is not None and discovery.prod_resources:
-        tier = policy.tiers.prod_resources
+    tier = _tier(intake, discovery, policy, reasons)
     blast = _blast(intake, discovery, text, policy)
     impact = _impact(ticket_type, env, blast, tier, text, discovery)
     urgency = _urgency(ticket_type, text)

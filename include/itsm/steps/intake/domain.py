@@ -20,7 +20,16 @@ from pydantic import BaseModel
 
 from include.itsm.core.adf import to_plain_text
 from include.itsm.core.artifact import Artifact
-from include.itsm.core.policy import FAILURE_NOUN, MODIFIER, CauseRules, CueSet, Policy, ServiceCatalogue, ServiceType
+from include.itsm.core.policy import (
+    FAILURE_NOUN,
+    MODIFIER,
+    BusinessService,
+    CauseRules,
+    CueSet,
+    Policy,
+    ServiceCatalogue,
+    ServiceType,
+)
 from include.itsm.core.ticket import Ticket
 from include.itsm.textscan.prefilter import Guarded, PatternSet, WordStarts
 
@@ -62,6 +71,7 @@ class IntakeResult(BaseModel):
     service_why: str | None = None  # how the service was chosen (the label review shows it)
     environment: str | None = None
     environment_span: Span | None = None
+    business_service: str | None = None  # the service catalogue's entry the ticket names, if any
     account_ids: list[Extracted] = []
     resource_ids: list[Extracted] = []
     rejected: list[Rejected] = []
@@ -1537,6 +1547,19 @@ def _environment(source: str, summary_end: int, policy: Policy) -> tuple[str | N
     return best, first[best]
 
 
+def _business_service(source: str, policy: Policy) -> tuple[BusinessService, tuple[int, int]] | None:
+    """The catalogued business service the text names first, and where."""
+    named = []
+    for service in policy.services.business:
+        match = _words_pattern(service.words).search(source)
+        if match is not None:
+            named.append((match.start(), service, match.span()))
+    if not named:
+        return None
+    _, service, where = min(named, key=lambda n: n[0])
+    return service, where
+
+
 # --------------------------------------------------------------------------- step
 
 
@@ -1553,6 +1576,7 @@ def extract(ticket: Ticket, policy: Policy, org_accounts: set[str] | None = None
     result = IntakeResult(
         account_ids=accounts.best(), resource_ids=resources.best(), rejected=accounts.rejected + resources.rejected
     )
+    catalogued: tuple[BusinessService, tuple[int, int]] | None = None
     for region in ("primary", "history"):
         if region == "history" and not view.has_history:
             break  # its view is blank: no word, no resource
@@ -1564,6 +1588,15 @@ def extract(ticket: Ticket, policy: Policy, org_accounts: set[str] | None = None
         if result.environment is None:
             result.environment, where = _environment(source, view.summary_end, policy)
             result.environment_span = where and span(view.text, *where)
+        if catalogued is None:
+            catalogued = _business_service(source, policy)
+    if catalogued is not None:
+        service, where = catalogued
+        result.business_service = service.name
+        if not (result.environment_span and result.environment_span.start < view.summary_end):
+            # the catalogue knows where the named service runs; only the summary's own word overrides it
+            result.environment = service.environment.value
+            result.environment_span = span(view.text, *where)
     result.gate = _quality_gate(result, policy, bool(org))
     return result
 
