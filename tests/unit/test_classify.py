@@ -377,3 +377,26 @@ def test_ops_180_is_env_prod_and_tier_important_under_the_demo_configuration() -
     result = classify(ticket, extract(ticket, policy), policy)
     canonical = {"service:compute", "env:prod", "tier:important", "itsm-type:change", "blast:multi-account"}
     assert canonical <= set(result.labels), result.reasons
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "EC2 has detected degradation of the underlying hardware: i-0abc12345678def01 is scheduled for retirement",
+        "EC2 Instance Launch Successful",
+        "EC2 Auto Scaling Instance Refresh Started",
+        "SSL Certificate Renewal for the customer portal",
+    ],
+)
+def test_a_change_the_provider_makes_or_automates_is_a_change_even_when_it_names_a_failure(summary: str) -> None:
+    result = run(summary)
+    assert result.ticket_type == "change", result.reasons
+
+
+def test_a_retirement_notice_keeps_its_stated_cause_while_a_requested_change_does_not() -> None:
+    notice = run(
+        "Instance retirement", "EC2 has detected degradation of the underlying hardware hosting i-0abc12345678def01."
+    )
+    assert (notice.ticket_type, notice.rca) == ("change", "infra-failure"), notice.reasons
+    failed = run("EC2 Instance Terminate Unsuccessful", "The instance failed to terminate: the host hardware failed.")
+    assert failed.ticket_type == "incident"

@@ -18,9 +18,9 @@ from bench import accuracy
 # in the comments; the bounds leave one or two items of slack.
 FLOORS = {
     "priority (P0-P4) accuracy": (">=", 0.51),  # 51/96
-    "impact / urgency accuracy": (">=", 0.61),  # impact 77/96, urgency 61/96 (the row is the lower)
+    "impact / urgency accuracy": (">=", 0.65),  # impact 76/96, urgency 64/96 (the row is the lower)
     "service / environment accuracy": (">=", 0.86),  # service 85/96, environment 88/96
-    "ticket type accuracy": (">=", 0.40),  # 40/96
+    "ticket type accuracy": (">=", 0.59),  # 59/96
     "resource ids F1": (">=", 0.54),  # 0.564
     "account ids F1; non-account 12-digit numbers taken as accounts": (">=", 0.96),  # 0.980, 1 decoy
     "rca on tickets where a cause is stated (accuracy)": (">=", 0.41),  # 6/12
@@ -28,9 +28,9 @@ FLOORS = {
     "service on the same write-ups (accuracy)": (">=", 0.80),  # 69/84
     "rca claimed where the text states no cause": ("<=", 0.05),  # 0/23
     "rca claimed on tickets whose labels give none": ("<=", 0.13),  # 9/84
-    "PII scrub recall (names, organisations, e-mails, phones, IPs, accounts)": (">=", 0.69),  # 65/91
-    "credentials scrubbed (count of n)": (">=", 0.03),  # 2/55
-    "non-PII kept (count of n)": (">=", 0.94),  # 79/82
+    "PII scrub recall (names, organisations, e-mails, phones, IPs, accounts)": (">=", 0.96),  # 89/91
+    "credentials scrubbed (count of n)": (">=", 0.98),  # 55/55
+    "non-PII kept (count of n)": (">=", 0.97),  # 82/82
 }
 DECOYS_TAKEN_AT_MOST = 1
 

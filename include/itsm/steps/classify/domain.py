@@ -102,6 +102,22 @@ _CHANGE_EXPLICIT = _cue(
     r"rollback plan",
     r"back-?out plan",
 )
+# Changes the provider makes or schedules, and automated scaling activity: a change record even when the
+# notice also says why (degraded hardware) or what may fail, so this is read before any disruption.
+_PROVIDER_CHANGE = _cue(
+    r"scheduled for (?:retirement|a reboot|reboot|maintenance|a maintenance)",
+    r"(?:instance|volume|host) retirement",
+    r"(?:is|are|will be) (?:being )?retired",
+    r"retirement (?:notice|date|scheduled)",
+    r"(?:system|instance)-(?:reboot|maintenance|retirement|stop)",
+    r"(?:instance )?(?:launch|terminate) successful",
+    r"instance refresh (?:started|succeeded|cancelled|canceled|checkpoint reached|in progress)",
+    r"instance-(?:launch|terminate) lifecycle action",
+    r"ec2_instance_(?:launching|terminating)",
+    r"(?:ssl |tls )?certificate renewal",
+    r"renew(?:ing|al of)? (?:the |our |an? )?(?:ssl |tls )?cert(?:ificate)?s?",
+    r"detail-?type[^a-z0-9]{1,4}[a-z0-9 -]{0,60}?(?:configuration change|state change|state-change notification)",
+)
 # A request to modify something that exists (fix it, tag it, rotate it) is a change, not provisioning.
 _MODIFY_REQUEST = _cue(
     r"(?:please|pls|kindly|could you|can you|can we|need to|we need to|would like to|we(?:'d| would) like to|requesting to)"
@@ -362,6 +378,7 @@ def _ticket_type(text: str, reasons: list[str]) -> str:
     branches = (  # each scan runs only when the branches before it did not match
         ("problem", _PROBLEM.search, "recurring / underlying cause"),
         ("change", _CHANGE_EXPLICIT.search, "planned modification"),
+        ("change", _PROVIDER_CHANGE.search, "a change the provider made, scheduled or automated"),
         ("incident", lambda text: _stated(_DISRUPTION, text, _NEGATED_DISRUPTION), "unplanned disruption"),
         ("change", _MODIFY_REQUEST.search, "requested modification of something that exists"),
         ("service_request", _REQUEST.search, "user-requested provisioning/access"),
@@ -441,8 +458,10 @@ def _change_type(priority: str, text: str) -> str:
 def _rca(ticket_type: str, text: str, rules: CauseRules, reasons: list[str]) -> str | None:
     """The cause category the text states, with its reason (see CauseRules and stated_cause). In a
     change "a configuration change" is the work asked for, not a cause: only a cause clause ("due
-    to ...") states one there."""
-    cause = stated_cause(text, rules, clauses_only=ticket_type == "change")
+    to ...") states one there, unless the provider imposes the change (a retirement notice's degraded
+    hardware is why the change happens)."""
+    requested_change = ticket_type == "change" and not _PROVIDER_CHANGE.search(text)
+    cause = stated_cause(text, rules, clauses_only=requested_change)
     if cause is None:
         return None
     reasons.append(f"rca={cause.category}: {cause.how} ({cause.quote!r})")
