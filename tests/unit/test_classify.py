@@ -400,3 +400,18 @@ def test_a_retirement_notice_keeps_its_stated_cause_while_a_requested_change_doe
     assert (notice.ticket_type, notice.rca) == ("change", "infra-failure"), notice.reasons
     failed = run("EC2 Instance Terminate Unsuccessful", "The instance failed to terminate: the host hardware failed.")
     assert failed.ticket_type == "incident"
+
+
+@pytest.mark.parametrize(
+    ("summary", "description"),
+    [
+        ("AWS_EBS_VOLUME_LOST", "A hardware failure of the underlying host: one of your EBS volumes was lost."),
+        ("AWS_RISK_CREDENTIALS_EXPOSED", "Your AWS access key AKIA... was publicly exposed on github.com."),
+        ("AWS_ABUSE_DOS_REPORT", "We received a report that your instance took part in a denial-of-service attack."),
+    ],
+)
+def test_a_health_notice_that_puts_the_account_or_its_data_at_risk_is_a_high_impact_incident(
+    summary: str, description: str
+) -> None:
+    result = run(summary, description)
+    assert (result.ticket_type, result.impact, result.urgency) == ("incident", "high", "high"), result.reasons

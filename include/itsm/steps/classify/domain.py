@@ -58,6 +58,14 @@ class LabelFinding(BaseModel):
 _cue = cue_scan
 
 
+# Harm to the whole account or its data, in the words and event codes AWS Health and abuse notices use.
+_ACCOUNT_AT_RISK = (
+    r"(?:volumes?|data) (?:(?:was|were|has been|have been) )?lost",
+    r"(?:credentials?|access keys?|secret keys?|keys?) (?:(?:was|were|has been|have been|are|is) )?(?:publicly )?exposed",
+    r"exposed (?:aws )?(?:credentials?|access keys?|keys?)",
+    r"(?:d?dos|denial[- ]of[- ]service) (?:attack|abuse|activity|report)",
+    r"aws_(?:[a-z0-9]+_)*(?:volume_lost|credentials_exposed|abuse_dos_report|operational_issue)",
+)
 _PROBLEM = _cue(
     r"recurr(?:ing|ence|ent|s)",
     r"keeps? (?:happening|failing|recurring|coming back)",
@@ -169,6 +177,7 @@ _REQUEST = _cue(
     r"provision(?:ing)? (?:a|an|new)",
 )
 _DISRUPTION = _cue(
+    *_ACCOUNT_AT_RISK,
     r"down",
     r"outage",
     r"unreachable",
@@ -302,6 +311,7 @@ _NOT_URGENT = _cue(
     r"low impact",
 )
 _HIGH_IMPACT = _cue(
+    *_ACCOUNT_AT_RISK,
     r"customer[- ]facing",
     r"all (?:users|customers|staff|services)",
     r"every(?:one| customer)",
