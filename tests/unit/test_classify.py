@@ -386,6 +386,7 @@ def test_ops_180_is_env_prod_and_tier_important_under_the_demo_configuration() -
         "EC2 Instance Launch Successful",
         "EC2 Auto Scaling Instance Refresh Started",
         "SSL Certificate Renewal for the customer portal",
+        '{"detail-type": "EC2 Fleet Instance Change", "source": "aws.ec2fleet"}',
     ],
 )
 def test_a_change_the_provider_makes_or_automates_is_a_change_even_when_it_names_a_failure(summary: str) -> None:
@@ -415,3 +416,9 @@ def test_a_health_notice_that_puts_the_account_or_its_data_at_risk_is_a_high_imp
 ) -> None:
     result = run(summary, description)
     assert (result.ticket_type, result.impact, result.urgency) == ("incident", "high", "high"), result.reasons
+
+
+def test_an_event_that_records_a_state_change_is_an_incident_when_it_says_what_failed() -> None:
+    alarm = run("CloudWatch Alarm State Change", '{"detail-type": "CloudWatch Alarm State Change", "state": "ALARM"}')
+    spot = run("EC2 Spot Instance Interruption Warning", '{"detail-type": "EC2 Spot Instance Interruption Warning"}')
+    assert (alarm.ticket_type, spot.ticket_type) == ("incident", "incident")

@@ -124,7 +124,7 @@ _PROVIDER_CHANGE = _cue(
     r"ec2_instance_(?:launching|terminating)",
     r"(?:ssl |tls )?certificate renewal",
     r"renew(?:ing|al of)? (?:the |our |an? )?(?:ssl |tls )?cert(?:ificate)?s?",
-    r"detail-?type[^a-z0-9]{1,4}[a-z0-9 -]{0,60}?(?:configuration change|state change|state-change notification)",
+    r"detail-?type[^a-z0-9]{1,4}[a-z0-9 -]{0,60}?configuration change",
 )
 # A request to modify something that exists (fix it, tag it, rotate it) is a change, not provisioning.
 _MODIFY_REQUEST = _cue(
@@ -134,6 +134,8 @@ _MODIFY_REQUEST = _cue(
     r"(?:add|apply|set|update|change|fix) (?:the |a |an )?(?:[\w=/.-]+ ){0,2}?tags?(?: to| on)",
 )
 _MODIFY = _cue(
+    # an event that records a change (a state change, a completed snapshot), unless it says what failed
+    r"detail-?type[^a-z0-9]{1,4}[a-z0-9 -]{0,60}?(?:change|state-change notification|completion status)",
     r"upgrade",
     r"upgrading",
     r"patch(?:ing)?",
@@ -178,6 +180,8 @@ _REQUEST = _cue(
 )
 _DISRUPTION = _cue(
     *_ACCOUNT_AT_RISK,
+    r"(?:spot )?interruption (?:warning|notice)",
+    r"rebalance recommendation",
     r"down",
     r"outage",
     r"unreachable",
