@@ -64,7 +64,8 @@ def test_priority_matrix(impact: str, urgency: str, blast: str, priority: str) -
     [
         ("Nobody can log in, all accounts affected, outage", "P0"),
         ("prod ec2 instance down", "P1"),
-        ("Change request: resize prod RDS next week", "P2"),
+        ("Change request: resize the prod payments RDS next week", "P2"),  # payments: what is at stake
+        ("Change request: resize prod RDS next week", "P4"),  # one production service, planned: routine
         ("dev instance down", "P3"),
         ("Please add Tom to the dev SSO group", "P4"),
     ],
@@ -377,6 +378,7 @@ def test_ops_180_is_env_prod_and_tier_important_under_the_demo_configuration() -
     result = classify(ticket, extract(ticket, policy), policy)
     canonical = {"service:compute", "env:prod", "tier:important", "itsm-type:change", "blast:multi-account"}
     assert canonical <= set(result.labels), result.reasons
+    assert (result.impact, result.urgency, result.priority) == ("high", "low", "P2")  # multi-account change
 
 
 @pytest.mark.parametrize(

@@ -436,6 +436,9 @@ def _impact(
         return "high" if _stated(_HIGH_IMPACT, text, _NEGATED_DISRUPTION) else "low"
     broad = blast in ("multi-account", "org-wide")
     prod = env == "prod" or (discovery is not None and discovery.prod_resources) or tier == "critical"
+    if ticket_type == "change":
+        # a change to one production service is routine; what it reaches (or names at stake) raises it
+        prod = tier == "critical" and discovery is not None and discovery.prod_resources
     return "high" if broad or prod or _stated(_HIGH_IMPACT, text, _NEGATED_DISRUPTION) else "low"
 
 
