@@ -424,3 +424,10 @@ def test_an_event_that_records_a_state_change_is_an_incident_when_it_says_what_f
     alarm = run("CloudWatch Alarm State Change", '{"detail-type": "CloudWatch Alarm State Change", "state": "ALARM"}')
     spot = run("EC2 Spot Instance Interruption Warning", '{"detail-type": "EC2 Spot Instance Interruption Warning"}')
     assert (alarm.ticket_type, spot.ticket_type) == ("incident", "incident")
+
+
+def test_an_event_record_is_urgent_only_when_it_says_harm_is_ongoing() -> None:
+    failed_job = run("EMR Step Status Change", '{"detail-type": "EMR Step Status Change", "state": "FAILED"}')
+    firing = run("CloudWatch Alarm State Change", '{"detail-type": "CloudWatch Alarm State Change", "value": "ALARM"}')
+    assert (failed_job.ticket_type, failed_job.urgency) == ("incident", "low")
+    assert (firing.ticket_type, firing.urgency) == ("incident", "high")

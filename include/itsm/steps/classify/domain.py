@@ -442,6 +442,23 @@ def _impact(
     return "high" if broad or prod or _stated(_HIGH_IMPACT, text, _NEGATED_DISRUPTION) else "low"
 
 
+# A machine event record (EventBridge's detail-type): one failed job or a status report is handled in
+# the day; it is urgent only when it says harm is ongoing or imminent.
+_EVENT_RECORD = _cue(r"detail-?type")
+_ONGOING_HARM = _cue(
+    *_ACCOUNT_AT_RISK,
+    r"alarm",
+    r"(?:spot )?interruption (?:warning|notice)",
+    r"sign[- ]?in",
+    r"console ?login",
+    r"attempted",
+    r"unauthori[sz]ed",
+    r"expir(?:ation|ed|es|ing)",
+    r"root (?:user|account|login)",
+    r"attack",
+)
+
+
 def _urgency(ticket_type: str, text: str) -> str:
     def urgent() -> bool:
         return _stated(_URGENT, text, _NEGATED_DISRUPTION) is not None
@@ -451,6 +468,8 @@ def _urgency(ticket_type: str, text: str) -> str:
 
     # Each cue is read only when the decision depends on it.
     if ticket_type == "incident":
+        if _EVENT_RECORD.search(text) and not _ONGOING_HARM.search(text):
+            return "low"
         return "low" if relaxed() and not urgent() else "high"
     if ticket_type == "change":
         return "high" if _stated(_EMERGENCY, text, _NEGATED_DISRUPTION) else "low"
