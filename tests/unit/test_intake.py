@@ -610,3 +610,19 @@ def test_blank_keywords_and_aliases_are_refused() -> None:
 )
 def test_service_from_plain_words_and_the_failing_component(summary: str, description: str, service: str) -> None:
     assert run(description, summary).service == service
+
+
+def test_an_aws_events_resource_is_taken_under_its_key_and_its_machinery_is_not() -> None:
+    """The group, cluster or window an event is about is a resource (its case kept); the alarm, topic or
+    finding that carried the notice is not."""
+    text = (
+        '{"detail-type": "EC2 Instance Launch Successful", "detail": {"AutoScalingGroupName": "my-asg", '
+        '"clusterId": "j-123456789ABCD"}, "resources": ["arn:aws:sns:us-east-2:123456789012:config-topic", '
+        '"arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh"]}'
+    )
+    result = intake.extract(Ticket(key="OPS-9", summary="EC2 Instance Launch Successful", description=text), Policy())
+    assert set(result.resource_values) == {"my-asg", "j-123456789ABCD"}
+    assert {r.value for r in result.rejected} >= {
+        "arn:aws:sns:us-east-2:123456789012:config-topic",
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh",
+    }

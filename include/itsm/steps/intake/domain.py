@@ -1088,6 +1088,12 @@ _ARN = _TEXT.guarded(
     r"(?=[a])\barn:aws[a-z-]{0,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:(?:\d{12})?:[^\s\"'<>`|]{1,1600}", re.I
 )
 _ARN_TRAIL = ".,;:)]}*"
+# The notification machinery, not the resource a ticket is about: alarms, topics, findings, events, rules.
+_MACHINERY_ARN = re.compile(
+    r"arn:aws[a-z-]*:(?:sns|health|securityhub|cloudwatch:[^:]*:[^:]*:alarm|config:[^:]*:[^:]*:config-rule"
+    r"|events:[^:]*:[^:]*:rule|ssm:[^:]*:[^:]*:windowtarget|guardduty|inspector2?|macie2?):",
+    re.I,
+)
 # Endpoint hostnames: find the cheap suffix first, then read the name just before it.
 _RDS_ANCHOR = _TEXT.guarded(r"\.rds\.amazonaws\.com", re.I)
 _RDS_BEFORE = re.compile(
@@ -1133,10 +1139,17 @@ _KEYED_KINDS = {
     "rolename": "iam-role",
     "role": "iam-role",
     "iamrole": "iam-role",
+    # the resource an AWS event is about, under its JSON key (names keep their case)
+    "autoscalinggroupname": "autoscaling-group",
+    "clusterid": "emr-cluster",
+    "windowid": "maintenance-window",
+    "loadbalancername": "load-balancer",
 }
+_CASE_FREE_KINDS = ("rds", "s3-bucket")  # DNS names: compared in lower case
 _KEYED_NAME = _TEXT.guarded(
-    r"(?=[dbrsi])(?<![\w-])(DBInstanceIdentifier|DBClusterIdentifier|database:id|db identifier|bucket ?name|s3 bucket|bucket"
-    r"|role ?name|iam role|role)(?:\s{0,2}[=:]\s{0,2}|=)(?!\s)[`'\"]?([A-Za-z0-9][A-Za-z0-9+=,.@_-]{1,62}[A-Za-z0-9])",
+    r"(?=[dbrsiacwl])(?<![\w-])(DBInstanceIdentifier|DBClusterIdentifier|database:id|db identifier|bucket ?name|s3 bucket"
+    r"|bucket|role ?name|iam role|role|AutoScalingGroupName|clusterId|WindowId|LoadBalancerName)"
+    r"[`'\"]?(?:\s{0,2}[=:]\s{0,2}|=)(?!\s)[`'\"]?([A-Za-z0-9][A-Za-z0-9+=,.@_-]{1,62}[A-Za-z0-9])",
     re.I,
 )
 # A bucket named in prose without the word before it: "the acme-logs bucket", "replication from
@@ -1177,7 +1190,10 @@ def _resources(view: TicketText) -> _Found:
     for match in _ARN.finditer(text):
         value = match.group().rstrip(_ARN_TRAIL)
         arns.append((match.start(), match.start() + len(value)))
-        found.take(value, "arn", match.start(), match.start() + len(value))
+        if _MACHINERY_ARN.match(value):
+            found.reject(value, "notification machinery, not an affected resource", match.start(), arns[-1][1])
+        else:
+            found.take(value, "arn", match.start(), match.start() + len(value))
     arn_spans = tuple(arns)
     for dash in _anchored(_EC2_DASH, _EC2_STARTS, text):
         kind = _EC2_KIND_BEFORE.search(text, max(0, dash.start() - _EC2_KIND_REACH), dash.start())
@@ -1196,7 +1212,9 @@ def _resources(view: TicketText) -> _Found:
         kind = _KEYED_KINDS.get(key)
         name = match.group(2).rstrip(".,;:-")
         if kind and not _in_ranges(arn_spans, match.start(2)) and not _EC2_ID.fullmatch(name):
-            found.take(name if kind == "iam-role" else name.lower(), kind, match.start(2), match.start(2) + len(name))
+            found.take(
+                name.lower() if kind in _CASE_FREE_KINDS else name, kind, match.start(2), match.start(2) + len(name)
+            )
     for anchor, before, kind in ((_RDS_ANCHOR, _RDS_BEFORE, "rds"), (_S3_HOST_ANCHOR, _S3_BUCKET_BEFORE, "s3-bucket")):
         for match in anchor.finditer(text):
             name = before.search(text, max(0, match.start() - 120), match.start())
@@ -1270,6 +1288,10 @@ _KIND_SERVICE = {
     "dhcp-options": "network",
     "rds": "database",
     "iam-role": "identity",
+    "autoscaling-group": "compute",
+    "emr-cluster": "compute",
+    "maintenance-window": "compute",
+    "load-balancer": "network",
 }
 _ARN_SERVICE = {
     "ec2": None,
