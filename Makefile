@@ -35,7 +35,7 @@ run: $(VENV)/.installed
 # The demo's state, cleared for a fresh `make run` (stop a running `make run` first).
 reset:
 	-test -x $(PY) && $(PY) -m include.itsm devstack down
-	rm -rf .airflow .devstack evidence audit-anchors outbox dags/itsm_manifest.json
+	rm -rf .airflow .devstack evidence audit-anchors outbox state
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -152,7 +152,7 @@ class Runtime(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     evidence_root: str = f"file://{REPO_ROOT / 'evidence'}"
-    manifest_path: str = str(REPO_ROOT / "dags" / "itsm_manifest.json")
+    manifest_path: str = str(REPO_ROOT / "state" / "itsm_manifest.json")  # never in the DAG folder
     sweep_schedule: str | None = "0 13 * * *"  # 02:00 in Auckland (NZDT), UTC cron; null: manual only
     sweep_batch_size: int = Field(default=20, ge=1, le=500)
     annotations_enabled: bool = False  # the nightly discovery comment on each ticket

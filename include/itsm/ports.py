@@ -43,6 +43,10 @@ class EvidenceError(RuntimeError):
     """An artifact is missing or unreadable; the message names the step to run first."""
 
 
+class AirflowError(RuntimeError):
+    """Airflow refused a request, is not configured, or a run it was asked for did not succeed."""
+
+
 class PlannedRequest(BaseModel):
     """A write an adapter would send in execute mode (what preview shows the approver)."""
 
@@ -249,3 +253,17 @@ class Evidence(Protocol):
     def verify_audit(self, key: str) -> ChainVerdict: ...
 
     def probe(self) -> str: ...
+
+
+class AirflowRuns(Protocol):
+    """Airflow's REST API as the CLI's caller uses it: runs are triggered and answered as that person."""
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 120.0) -> dict: ...
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict: ...
+
+    def trigger_at(self, dag_id: str, run_id: str, logical_date: datetime, conf: dict | None = None) -> dict: ...
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 300.0) -> str: ...
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any: ...

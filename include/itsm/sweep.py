@@ -19,7 +19,7 @@ from pydantic import Field
 from include.itsm.context import RunContext
 from include.itsm.core.artifact import Artifact
 from include.itsm.core.ticket import Ticket, UnreadableTicket
-from include.itsm.lifecycle.manifest import TicketOutcome, merge_manifest, read_manifest, write_manifest
+from include.itsm.lifecycle.manifest import TicketOutcome, merge_manifest, update_manifest
 from include.itsm.steps.assess import assess_tickets
 from include.itsm.steps.discover.service import load_snapshot, snapshot_org
 from include.itsm.tenancy import belongs_to, customer_jql
@@ -120,11 +120,9 @@ def summarize(
     ok = [o for o in outcomes if o.ok]
     manifest_path = ctx.settings.runtime.manifest_path
     grace = timedelta(days=ctx.settings.runtime.manifest_grace_days)
-    write_manifest(
+    update_manifest(
         manifest_path,
-        merge_manifest(
-            read_manifest(manifest_path), outcomes, set(open_keys) if complete else None, grace, ctx.customer.id
-        ),
+        lambda current: merge_manifest(current, outcomes, set(open_keys) if complete else None, grace, ctx.customer.id),
     )
     durations = [o.seconds for o in outcomes] or [0.0]
     summary = SweepSummary(

@@ -6,6 +6,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
 
 from include.itsm.adapters.airflow_api import AirflowApiError
 from include.itsm.lifecycle.manifest import ManifestEntry, read_manifest, write_manifest
@@ -108,13 +111,29 @@ def wait_for_refusal(live_airflow, key: str, run_id: str, gate: str, count: int 
     raise AssertionError(f"{gate} refused no answer within 180 s")
 
 
-def itsm(live_airflow, user: str, *args: str) -> subprocess.CompletedProcess:
+def laptop_config(live_airflow, directory: Path) -> Path:
+    """The Airflow's configuration with a manifest and an evidence store of the laptop's own, as an
+    operator's copy would be: nothing the CLI writes there reaches the Airflow side."""
+    config = yaml.safe_load(Path(live_airflow.env()["ITSM_CONFIG"]).read_text())
+    config["runtime"] |= {
+        "manifest_path": str(directory / "manifest.json"),
+        "evidence_root": f"file://{directory / 'evidence'}",
+        "audit_anchor_root": f"file://{directory / 'audit-anchors'}",
+    }
+    path = directory / "itsm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def itsm(live_airflow, user: str, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
     """The `itsm` command as `user` would run it against this Airflow (their own login)."""
     env = live_airflow.env() | {
         "ITSM_AIRFLOW_URL": live_airflow.url,
         "ITSM_AIRFLOW_USER": user,
         "ITSM_AIRFLOW_PASSWORD": live_airflow.users[user][0],
     }
+    if config is not None:
+        env["ITSM_CONFIG"] = str(config)
     return subprocess.run(
         [sys.executable, "-m", "include.itsm", *args], env=env, capture_output=True, text=True, timeout=300
     )

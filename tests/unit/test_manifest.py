@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.itsm.lifecycle.manifest import Manifest, ManifestEntry, TicketOutcome, merge_manifest
+from include.itsm.lifecycle.manifest import Manifest, ManifestEntry, TicketOutcome, merge_manifest, read_manifest
 
 NOW = datetime.now(UTC)
 
@@ -57,3 +57,20 @@ def test_keys_that_are_not_ticket_keys_are_refused(key):
 def test_one_customers_sweep_never_closes_another_customers_tickets():
     current = Manifest(generated=NOW, tickets={"SUP-1": _entry("SUP-1", customer="b")})
     assert merge_manifest(current, [_ok("OPS-1")], {"OPS-1"}, customer="a").tickets["SUP-1"].closed_since is None
+
+
+def test_updates_that_run_together_keep_every_entry(tmp_path):
+    """A sweep and registrations finishing at once: each read-change-write holds the lock, none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from include.itsm.lifecycle.manifest import update_manifest
+
+    path = tmp_path / "state" / "manifest.json"
+
+    def add(n: int) -> None:
+        entry = ManifestEntry(key=f"OPS-{n}", summary="x" * 2000, updated=datetime.now(UTC))
+        update_manifest(path, lambda m: m.model_copy(update={"tickets": m.tickets | {entry.key: entry}}))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, range(1, 161)))
+    assert sorted(read_manifest(path).tickets, key=lambda k: int(k[4:])) == [f"OPS-{n}" for n in range(1, 161)]

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 
 import requests
 
+from include.itsm.ports import AirflowError
+
 WRITE_ATTEMPTS = 6
 
 
-class AirflowApiError(RuntimeError):
+class AirflowApiError(AirflowError):
     """Airflow refused the request or is not configured."""
 
 

@@ -12,7 +12,7 @@ from include.itsm.airflow.gates import read_decisions, read_refusals
 from include.itsm.airflow.runtime import task_context
 from include.itsm.core import adf
 from include.itsm.core.artifact import Artifact
-from include.itsm.lifecycle.plan import Plan, validate_selection
+from include.itsm.lifecycle.plan import REGISTER_REFUSAL, Plan, validate_selection
 from include.itsm.ports import EvidenceError
 from include.itsm.steps import GateDecision
 from include.itsm.steps.registry import service
@@ -141,3 +141,21 @@ def record_outcome(key: str, gates: list[str], customer: str | None = None, **co
     if failed:
         raise AirflowFailException(f"{key}: tasks failed: {', '.join(failed)}")
     return {"outcome": outcome, "decisions": len(decisions)}
+
+
+def register_ticket(customer: str | None = None, **context) -> dict:
+    """The register DAG's task. A refusal (no such ticket, a step its type lacks, a step run before
+    the one it needs) fails at once and is left as XCom, for `itsm lifecycle --execute` to show."""
+    from include.itsm.lifecycle.run import register
+
+    params = context["params"]
+    try:
+        registration = register(task_context(customer_id=customer), params["key"], params["steps"])
+    except Exception as exc:
+        if not (isinstance(exc, ValueError | EvidenceError) or "HTTP 404" in str(exc)):
+            raise  # transient (Jira or AWS down): the task's retry
+        context["ti"].xcom_push(
+            key=REGISTER_REFUSAL, value={"message": str(exc)}
+        )  # an object: REST hands it back as JSON
+        raise AirflowFailException(str(exc)) from exc
+    return registration.model_dump(mode="json")

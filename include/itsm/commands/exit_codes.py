@@ -113,7 +113,7 @@ def exit_code_for(exc: BaseException) -> ExitCode | None:
         return None  # SystemExit and the like go their own way
     from include.itsm.adapters.evidence import AuditChainError
     from include.itsm.config import ConfigError
-    from include.itsm.ports import AwsError, EvidenceError
+    from include.itsm.ports import AirflowError, AwsError, EvidenceError
     from include.itsm.steps.implement.domain import ChangeRefused
 
     if isinstance(exc, ConfigError):
@@ -127,7 +127,9 @@ def exit_code_for(exc: BaseException) -> ExitCode | None:
         return _aws(exc)
     if module.startswith("airflow") and type(exc).__name__ == "AirflowNotFoundException":
         return ExitCode.CONFIG  # an Airflow connection that is not defined
-    if module.startswith(("include.itsm.adapters", "requests", "urllib3", "atlassian")):
+    if isinstance(exc, AirflowError) or module.startswith(
+        ("include.itsm.adapters", "requests", "urllib3", "atlassian")
+    ):
         status = _http_status(exc)
         return for_http_status(status) if status else ExitCode.UNAVAILABLE
     if isinstance(exc, PermissionError) and exc.errno is None:

@@ -1,14 +1,17 @@
 """The manifest: the tickets the lifecycle DAG generator builds DAG pairs for.
 
-A local JSON file next to the DAGs (the DAG processor reads it at parse time, so no network or
-DB is needed there), written atomically by the nightly sweep and by `itsm lifecycle KEY`.
-Kept free of heavy imports: the DAG file imports this module on every parse.
+A local JSON file on the Airflow side (`runtime.manifest_path`, never inside a read-only DAG folder:
+a volume the workers write and the DAG processor reads at parse time, so no network or DB is needed
+there), written atomically by the nightly sweep and by the register task that `itsm lifecycle KEY
+--execute` triggers. Kept free of heavy imports: the DAG file imports this module on every parse.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,6 +79,18 @@ def write_manifest(path: str | Path, manifest: Manifest) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(manifest.model_dump_json(indent=2))
     os.replace(tmp, path)
+
+
+def update_manifest(path: str | Path, change: Callable[[Manifest], Manifest]) -> Manifest:
+    """Read, change and write the manifest under an exclusive lock: a sweep and a registration that
+    finish together both keep their entries."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = change(read_manifest(path))
+        write_manifest(path, manifest)
+    return manifest
 
 
 def merge_manifest(

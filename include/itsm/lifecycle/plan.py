@@ -24,6 +24,13 @@ STEPS_BY_TYPE: dict[str, tuple[str, ...]] = {
 }
 
 
+# `itsm lifecycle KEY --execute` first triggers this DAG (one per customer, include.itsm.tenancy):
+# its task adds the ticket to the manifest on the Airflow side, or leaves a refusal under this XCom key.
+REGISTER_DAG = "itsm_register_ticket"
+REGISTER_TASK = "register"
+REGISTER_REFUSAL = "refusal"
+
+
 def lifecycle_dag_id(key: str) -> str:
     from include.itsm.core.ticket import validate_ticket_key
 

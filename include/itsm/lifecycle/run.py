@@ -2,8 +2,9 @@
 
 Preview runs the selected steps here, writes their artifacts, and shows for every gate what
 its approvers would see and the exact requests its apply would send if every gate were
-approved (nothing is sent: the Jira adapter is in preview). Execute never runs here: the ticket
-joins the manifest and its lifecycle run is triggered through Airflow's REST API as the caller.
+approved (nothing is sent: the Jira adapter is in preview). Execute never runs here: through
+Airflow's REST API, as the caller, the customer's register DAG adds the ticket to the manifest on the
+Airflow side (wherever the CLI runs), then the ticket's lifecycle run is triggered.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from include.itsm.context import RunContext
-from include.itsm.lifecycle.manifest import ManifestEntry, read_manifest, write_manifest
+from include.itsm.lifecycle.manifest import Manifest, ManifestEntry, update_manifest
 from include.itsm.lifecycle.plan import (
+    REGISTER_DAG,
+    REGISTER_REFUSAL,
+    REGISTER_TASK,
     Plan,
     approvers,
     lifecycle_dag_id,
     plan_for,
     validate_selection,
 )
-from include.itsm.ports import EvidenceError
+from include.itsm.ports import AirflowError, AirflowRuns, EvidenceError
 from include.itsm.steps import GateBrief, GateDecision
 from include.itsm.steps.classify.proposal import LabelProposal
 from include.itsm.steps.registry import service
+from include.itsm.tenancy import dag_id_for
 
 TRIAGE_STEPS = ["intake", "discover", "classify"]
 
@@ -138,10 +143,8 @@ def preview(
 
 def add_to_manifest(ctx: RunContext, plan: Plan, summary: str) -> None:
     """On-demand: the ticket's DAG pair appears within one DAG-processor refresh (a P0 cannot wait)."""
-    path = ctx.settings.runtime.manifest_path
-    manifest = read_manifest(path)
     now = datetime.now(UTC)
-    manifest.tickets[plan.key] = ManifestEntry(
+    entry = ManifestEntry(
         key=plan.key,
         ticket_type=plan.ticket_type,
         change_type=plan.change_type,
@@ -150,12 +153,29 @@ def add_to_manifest(ctx: RunContext, plan: Plan, summary: str) -> None:
         updated=now,
         customer=ctx.customer.id,
     )
-    manifest.generated = now
-    write_manifest(path, manifest)
+
+    def with_entry(manifest: Manifest) -> Manifest:
+        manifest.tickets[plan.key] = entry
+        manifest.generated = now
+        return manifest
+
+    update_manifest(ctx.settings.runtime.manifest_path, with_entry)
 
 
-def trigger(ctx: RunContext, api, key: str, steps: list[str] | None, reason: str) -> LifecycleTriggered:
-    """Add the ticket to the manifest and trigger its lifecycle run (execute) through Airflow."""
+class Registration(BaseModel):
+    """What the register task hands `itsm lifecycle --execute` back (small: it travels through XCom)."""
+
+    key: str
+    ticket_type: str
+    change_type: str | None
+    steps: list[str]  # the selection, checked against the ticket type
+
+
+def register(ctx: RunContext, key: str, steps: list[str] | None) -> Registration:
+    """Airflow side: classify the ticket if it never was, check the selection, add it to the manifest.
+
+    Runs in the register task, so the manifest written is the one the DAG processor reads and the
+    triage uses the deployment's connections and evidence store, wherever the CLI runs."""
     plan = known_plan(ctx, key)
     if plan is None:
         for step in TRIAGE_STEPS:
@@ -163,10 +183,34 @@ def trigger(ctx: RunContext, api, key: str, steps: list[str] | None, reason: str
         plan = known_plan(ctx, key)
     selected = validate_selection(plan, steps or plan.default_steps)
     add_to_manifest(ctx, plan, ctx.jira.get_ticket(key).summary)
+    return Registration(key=key, ticket_type=plan.ticket_type, change_type=plan.change_type, steps=selected)
+
+
+def _register_on_airflow(ctx: RunContext, api: AirflowRuns, key: str, steps: list[str] | None) -> Registration:
+    """Trigger the customer's register DAG as the caller and wait for its answer.
+
+    A refusal of the ticket or the selection comes back as the usage error it is (ValueError);
+    anything else as an Airflow error naming the run to look at."""
+    dag_id = dag_id_for(ctx.settings, REGISTER_DAG, ctx.customer.id)
+    api.wait_for_dag(dag_id)
+    run_id = api.trigger(dag_id, conf={"key": key, "steps": steps})["dag_run_id"]
+    if api.wait_for_run(dag_id, run_id) == "success":
+        return Registration.model_validate(api.xcom(dag_id, run_id, REGISTER_TASK, "return_value"))
+    refusal = api.xcom(dag_id, run_id, REGISTER_TASK, REGISTER_REFUSAL)
+    if refusal:
+        raise ValueError(refusal["message"])
+    raise AirflowError(f"{key}: Airflow could not register the ticket: see the log of {dag_id} run {run_id}")
+
+
+def trigger(ctx: RunContext, api: AirflowRuns, key: str, steps: list[str] | None, reason: str) -> LifecycleTriggered:
+    """Register the ticket on the Airflow side, then trigger its lifecycle run (execute) as the caller."""
+    registration = _register_on_airflow(ctx, api, key, steps)
+    plan = plan_for(key, registration.ticket_type, registration.change_type)
     dag_id = lifecycle_dag_id(key)
     api.wait_for_dag(dag_id)
     now = datetime.now(UTC)
     run_id = f"cli__{now:%Y-%m-%dT%H-%M-%S-%f}"
+    selected = registration.steps
     api.trigger_at(dag_id, run_id, now, conf={"steps": selected, "execute": True, "reason": reason})
     gates = [g.name for g in plan.gates if g.step in selected]
     return LifecycleTriggered(dag_id=dag_id, run_id=run_id, logical_date=now, steps=selected, gates=gates)
