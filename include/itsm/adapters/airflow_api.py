@@ -18,6 +18,7 @@ import requests
 from include.itsm.ports import AirflowError
 
 WRITE_ATTEMPTS = 6
+READ_ATTEMPTS = 3  # a read that times out or loses its connection is asked again (reads change nothing)
 
 
 class AirflowApiError(AirflowError):
@@ -51,10 +52,19 @@ class AirflowApi:
             raise AirflowApiError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
         return response.json() if response.content else {}
 
+    def _read(self, path: str, **params) -> requests.Response:
+        """GET `path`; a busy api-server that does not answer in time is asked again before giving up."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise AirflowApiError(f"GET {path}: Airflow at {self.url} did not answer ({exc})") from exc
+                time.sleep(2)
+        raise AssertionError("unreachable")
+
     def get(self, path: str, **params) -> dict:
-        return self._check(
-            self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=self.timeout), f"GET {path}"
-        )
+        return self._check(self._read(path, **params), f"GET {path}")
 
     def _write(self, method: str, path: str, body: dict, what: str) -> dict:
         """A keyed write (explicit run id, one HITL answer), retried on 5xx: on SQLite the api-server
@@ -83,7 +93,7 @@ class AirflowApi:
         """Wait until the DAG processor has parsed `dag_id` (a new manifest entry takes one refresh)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            response = self.session.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=self.timeout)
+            response = self._read(f"/dags/{dag_id}")
             if response.status_code == 200:
                 return response.json()
             time.sleep(1)
@@ -110,10 +120,7 @@ class AirflowApi:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str):
         """A task's XCom value (None when it pushed none under `key`)."""
-        response = self.session.get(
-            f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
-            timeout=self.timeout,
-        )
+        response = self._read(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
         if response.status_code == 404:
             return None
         value = self._check(response, f"GET xcom {key} of {dag_id}/{run_id}/{task_id}").get("value")
