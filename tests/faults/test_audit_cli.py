@@ -269,11 +269,14 @@ def _append_many(args: tuple[str, str, int]) -> int:
 
 
 def test_racing_appends_never_lose_an_entry(tmp_path):
-    """One writer per ticket is the design; three processes appending at once still keep every entry."""
+    """One writer per ticket is the design; three processes appending at once still keep every entry.
+
+    The writers are spawned, not forked: a fork of this threaded test process (the devstack server,
+    log handlers) can copy a held lock into a child and hang it."""
     evidence, anchors = f"file://{tmp_path / 'evidence'}", f"file://{tmp_path / 'anchors'}"
     store = EvidenceStore(evidence, anchors=AuditAnchors(anchors), audit_key=TEST_AUDIT_KEY.encode())  # warm imports
-    with multiprocessing.get_context("fork").Pool(3) as pool:
-        written = sum(pool.map(_append_many, [(evidence, anchors, 20)] * 3))
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        written = sum(pool.map_async(_append_many, [(evidence, anchors, 20)] * 3).get(timeout=120))
     verdict = store.verify_audit(KEY)
     assert written == 60
     assert (verdict.status, verdict.entries, verdict.anchored_seq) == (ChainStatus.INTACT, 60, 60)
