@@ -152,7 +152,11 @@ class Runtime(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     evidence_root: str = f"file://{REPO_ROOT / 'evidence'}"
-    manifest_path: str = str(REPO_ROOT / "state" / "itsm_manifest.json")  # never in the DAG folder
+    # Never in the DAG folder: a path on a volume every Airflow component mounts, or `s3://[conn@]bucket/key`.
+    manifest_path: str = str(REPO_ROOT / "state" / "itsm_manifest.json")
+    # An S3 manifest's readers (DAG parses) re-read it when their copy is this old: a new ticket's DAGs
+    # appear within about this plus the DAG processor's `min_file_process_interval`.
+    manifest_refresh_seconds: float = Field(default=30, ge=0)
     sweep_schedule: str | None = "0 13 * * *"  # 02:00 in Auckland (NZDT), UTC cron; null: manual only
     sweep_batch_size: int = Field(default=20, ge=1, le=500)
     annotations_enabled: bool = False  # the nightly discovery comment on each ticket

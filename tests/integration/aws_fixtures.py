@@ -5,6 +5,7 @@ Enable with `pytest_plugins = ["tests.integration.aws_fixtures"]` in tests/conft
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 from pydantic import BaseModel
@@ -29,6 +31,26 @@ class LocalAws(BaseModel):
     region: str = "ap-southeast-2"
     access_key_id: str = "testing"
     secret_access_key: str = "testing"
+
+    def connection(self, **extra) -> str:
+        """An `AIRFLOW_CONN_*` value reaching this AWS (more connection extras in `extra`)."""
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": self.access_key_id,
+                "password": self.secret_access_key,
+                "extra": {"endpoint_url": self.endpoint_url, "region_name": self.region, **extra},
+            }
+        )
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
 
     def calls(self) -> list[dict]:
         """The front's log of AWS calls since the last `clear_calls()`."""
@@ -100,9 +122,10 @@ def start_local_aws(log_path: Path, *, seed: bool = True) -> tuple[subprocess.Po
     raise RuntimeError(f"local AWS not healthy after {START_TIMEOUT_S} s: {log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def local_aws(tmp_path_factory) -> LocalAws:
-    proc, aws = start_local_aws(tmp_path_factory.mktemp("local-aws") / "aws.log")
+@contextmanager
+def serving(log_path: Path, *, seed: bool = True) -> Iterator[LocalAws]:
+    """A local AWS for the block, stopped after it."""
+    proc, aws = start_local_aws(log_path, seed=seed)
     try:
         yield aws
     finally:
@@ -111,3 +134,16 @@ def local_aws(tmp_path_factory) -> LocalAws:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory) -> LocalAws:
+    with serving(tmp_path_factory.mktemp("local-aws") / "aws.log") as aws:
+        yield aws
+
+
+@pytest.fixture(scope="session")
+def bare_aws(tmp_path_factory) -> LocalAws:
+    """An unseeded local AWS of its own: buckets made there never show up in the demo organisation."""
+    with serving(tmp_path_factory.mktemp("bare-aws") / "aws.log", seed=False) as aws:
+        yield aws

@@ -3,10 +3,8 @@ under S3 Object Lock, against the local AWS over HTTP."""
 
 from __future__ import annotations
 
-import json
 import threading
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -14,7 +12,6 @@ from include.itsm.adapters.evidence import AuditAnchors, EvidenceStore, ObjectEx
 from include.itsm.config import ObjectLock
 from include.itsm.core.artifact import Artifact
 from include.itsm.core.audit import AuditEntry, ChainStatus
-from tests.integration.aws_fixtures import start_local_aws
 
 BUCKET = "itsm-evidence-test"
 ANCHORS = "itsm-audit-anchors-test"
@@ -25,33 +22,17 @@ class Sample(Artifact):
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """An unseeded local AWS of its own (the buckets must not show up in the demo organisation)."""
+def s3(bare_aws):
     mp = pytest.MonkeyPatch()
-    process, aws = start_local_aws(tmp_path_factory.mktemp("aws") / "aws.log", seed=False)
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": aws.endpoint_url, "region_name": aws.region},
-    }
-    mp.setenv("AIRFLOW_CONN_AWS_EVIDENCE", json.dumps(connection))
-    client = boto3.client(
-        "s3",
-        endpoint_url=aws.endpoint_url,
-        region_name=aws.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    where = {"LocationConstraint": aws.region}
+    mp.setenv("AIRFLOW_CONN_AWS_EVIDENCE", bare_aws.connection())
+    client = bare_aws.client("s3")
+    where = {"LocationConstraint": bare_aws.region}
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration=where)
     client.create_bucket(Bucket=ANCHORS, CreateBucketConfiguration=where, ObjectLockEnabledForBucket=True)
     try:
         yield client
     finally:
         mp.undo()
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _store() -> EvidenceStore:

@@ -163,15 +163,19 @@ def add_manifest_dags(namespace: dict, file_index: int) -> None:
     """Build the DAG pairs of the manifest's tickets that belong to DAG file `file_index` into
     `namespace` (that file's globals).
 
-    The manifest (written by the nightly sweep and by `itsm lifecycle KEY`) is a local file: no
-    network or DB at parse time. A worker parsing the file to run one task builds only that
-    task's pair."""
+    The manifest (written by the nightly sweep and by the register task) is a local file, or an S3
+    object read through this process's copy of at most `runtime.manifest_refresh_seconds` ago: no DB,
+    and no network on most parses. A worker parsing the file to run one task builds only that task's
+    pair, from a fresh read if its copy predates the ticket."""
     config = settings()
     timing = GateTiming.from_runtime(config.runtime)
     wanted = get_parsing_context().dag_id  # None when the DAG processor parses everything
     notices_of = functools.cache(lambda customer_id: config.customer(customer_id).notices)  # once per customer
+    manifest = read_manifest(config.runtime.manifest_path, config.runtime.manifest_refresh_seconds)
+    if wanted and not any(wanted in (lifecycle_dag_id(k), approvals_dag_id(k)) for k in manifest.tickets):
+        manifest = read_manifest(config.runtime.manifest_path)
     with gc_paused():  # every object built here is kept: collector passes would find nothing
-        for entry in read_manifest(config.runtime.manifest_path).tickets.values():
+        for entry in manifest.tickets.values():
             if not entry.ticket_type or file_of(entry.key) != file_index:
                 continue
             lifecycle_id, approvals_id = lifecycle_dag_id(entry.key), approvals_dag_id(entry.key)

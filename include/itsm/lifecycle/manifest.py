@@ -1,9 +1,12 @@
 """The manifest: the tickets the lifecycle DAG generator builds DAG pairs for.
 
-A local JSON file on the Airflow side (`runtime.manifest_path`, never inside a read-only DAG folder:
-a volume the workers write and the DAG processor reads at parse time, so no network or DB is needed
-there), written atomically by the nightly sweep and by the register task that `itsm lifecycle KEY
---execute` triggers. Kept free of heavy imports: the DAG file imports this module on every parse.
+One JSON document on the Airflow side (`runtime.manifest_path`, never inside a read-only DAG folder),
+written by the nightly sweep and by the register task that `itsm lifecycle KEY --execute` triggers,
+and read at parse time by the DAG processor and by each worker (which parses the DAG file to run a
+task). Either a local file on a volume all of them mount (written atomically, under a lock), or an
+`s3://` object when no disk is shared (include/itsm/adapters/manifest_store.py: compare-and-swap
+writes, readers on a copy in their own temp folder). Kept free of heavy imports: the DAG file
+imports this module on every parse.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
+from include.itsm.adapters.manifest_store import S3Manifest, is_s3
 from include.itsm.core.ticket import validate_ticket_key
 
 
@@ -64,11 +68,17 @@ class Manifest(BaseModel):
         return tickets
 
 
-def read_manifest(path: str | Path) -> Manifest:
+def _parsed(text: str | None) -> Manifest:
+    return Manifest.model_validate_json(text) if text else Manifest(generated=datetime.now(UTC))
+
+
+def read_manifest(path: str | Path, max_age_s: float = 0) -> Manifest:
+    """The manifest (empty before its first write). An S3 manifest is read from this process's copy when
+    that is younger than `max_age_s`."""
+    if is_s3(path):
+        return _parsed(S3Manifest(str(path)).cached(max_age_s))
     path = Path(path)
-    if not path.exists():
-        return Manifest(generated=datetime.now(UTC))
-    return Manifest.model_validate_json(path.read_text())
+    return _parsed(path.read_text() if path.exists() else None)
 
 
 def write_manifest(path: str | Path, manifest: Manifest) -> None:
@@ -82,8 +92,11 @@ def write_manifest(path: str | Path, manifest: Manifest) -> None:
 
 
 def update_manifest(path: str | Path, change: Callable[[Manifest], Manifest]) -> Manifest:
-    """Read, change and write the manifest under an exclusive lock: a sweep and a registration that
-    finish together both keep their entries."""
+    """Read, change and write the manifest under an exclusive lock (a compare-and-swap on S3): a sweep
+    and a registration that finish together both keep their entries."""
+    if is_s3(path):
+        text = S3Manifest(str(path)).update(lambda current: change(_parsed(current)).model_dump_json(indent=2))
+        return Manifest.model_validate_json(text)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
