@@ -10,8 +10,10 @@ mapped to a customer by, in order:
 2. a label `<runtime.customer_label_prefix><id>` (default prefix `customer:`);
 3. neither: the first customer in the configuration (the default tenant).
 
-A label naming a customer that is not configured maps to no one: the ticket is skipped, never
-assigned to the default tenant by accident.
+That order decides between customers who share one Jira project. A customer whose Jira project
+(connection and project key) is its own owns every ticket found there, unless the field or a label
+names another customer. A label naming a customer that is not configured maps to no one: the ticket
+is skipped, never assigned to the default tenant by accident.
 """
 
 from __future__ import annotations
@@ -33,8 +35,33 @@ def customer_id_of(settings: Settings, labels: Iterable[str], field_value: str |
     return settings.customers[0].id
 
 
+def has_own_project(settings: Settings, customer: Customer) -> bool:
+    """No other customer reads the same Jira project through the same connection."""
+    where = (customer.jira_conn_id, customer.jira_project)
+    return all((c.jira_conn_id, c.jira_project) != where for c in settings.customers if c.id != customer.id)
+
+
 def belongs_to(settings: Settings, customer: Customer, labels: Iterable[str], field_value: str | None = None) -> bool:
-    return customer_id_of(settings, labels, field_value) == customer.id
+    owner = customer_id_of(settings, labels, field_value)
+    if owner == customer.id:
+        return True
+    prefix = settings.runtime.customer_label_prefix
+    names_one = bool(settings.runtime.customer_field and field_value) or any(
+        prefix and label.startswith(prefix) for label in labels
+    )
+    return has_own_project(settings, customer) and not names_one
+
+
+def check_ticket_of(settings: Settings, customer: Customer, key: str, labels: Iterable[str] | None = None) -> None:
+    """Refuse a ticket that is not `customer`'s: from another Jira project, or (when its labels are known)
+    labelled for another customer. The error names the ticket and the customer."""
+    project = key.rpartition("-")[0]
+    if project != customer.jira_project:
+        raise ValueError(
+            f"{key}: not a ticket of customer {customer.id!r}, whose tickets are in Jira project {customer.jira_project}"
+        )
+    if labels is not None and not settings.runtime.customer_field and not belongs_to(settings, customer, labels):
+        raise ValueError(f"{key}: its labels give it to another customer than {customer.id!r}")
 
 
 def customer_jql(settings: Settings, customer: Customer) -> str | None:

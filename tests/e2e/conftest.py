@@ -10,6 +10,7 @@ PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and Redis on 127.0.0.1:6379 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -85,6 +86,7 @@ PG = dict(
     user=os.environ.get("ITSM_TEST_PG_USER", "postgres"),
 )
 REDIS_URL = os.environ.get("ITSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+TOPOLOGY_REDIS_URL = os.environ.get("ITSM_TEST_TOPOLOGY_REDIS_URL", "redis://127.0.0.1:6379/12")
 CELERY_WORKERS = ("itsm-worker-a", "itsm-worker-b")
 CELERY_BATCH_SIZE = 2  # several mapped sweep batches, so both workers get some
 # A killed worker's task is declared dead after this long without a heartbeat, then retried (300 s by
@@ -102,9 +104,10 @@ def _pg_admin(sql: str) -> None:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def metadata_db():
-    name = f"itsm_celery_test_{uuid.uuid4().hex[:8]}"  # fresh per run; sessions on one server never meet
+@contextlib.contextmanager
+def fresh_database():
+    """A PostgreSQL metadata DB of its own (fresh per run: sessions on one server never meet)."""
+    name = f"itsm_celery_test_{uuid.uuid4().hex[:8]}"
     _pg_admin(f"CREATE DATABASE {name}")
     try:
         yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
@@ -113,6 +116,12 @@ def metadata_db():
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
         )
         _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="session")
+def metadata_db():
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -165,3 +174,28 @@ def ops180_full_run(live_airflow, demo_board):
         evidence = ROLLBACK_EVIDENCE if gate == "go_no_go_engineering" else ""
         approve(live_airflow, OPS180, run_id, gate, APPROVER_OF[gate], evidence=evidence)
     return run_id, live_airflow.client().wait_for_run(lifecycle_dag_id(OPS180), run_id, timeout_s=300)
+
+
+@pytest.fixture(scope="session")
+def production_topology(tmp_path_factory, local_aws, bare_aws):
+    """tests/e2e/topology.py's deployment, started once: the demo customer on the session's demo AWS,
+    a second customer on an organisation of its own, state on the platform's S3 (`bare_aws`)."""
+    from tests.e2e import topology
+
+    redis.Redis.from_url(TOPOLOGY_REDIS_URL).ping()
+    directory = tmp_path_factory.mktemp("topology")
+    topology.create_buckets(bare_aws)
+    with (
+        seeded_board(directory, local_aws.endpoint_url) as kiwi_board,
+        topology.tenants(directory, local_aws, kiwi_board) as tenants,
+        fresh_database() as database,
+    ):
+        env = topology.connections(tenants, bare_aws)
+        config = topology.write_config(directory, E2E_POLICY, batch_size=CELERY_BATCH_SIZE)
+        env["ITSM_CONFIG"] = str(config)
+        airflow = topology.airflow(directory, env, E2E_USERS, database, TOPOLOGY_REDIS_URL)
+        airflow.start(timeout_s=240)
+        try:
+            yield topology.Topology(airflow, tenants, bare_aws, config)
+        finally:
+            airflow.stop()

@@ -339,11 +339,11 @@ def test_what_jira_accepts_is_accepted(board, http, issue_key):
 
 def test_project_list_and_search(board, http):
     listed = http.get(f"{board.url}/rest/api/3/project", timeout=10).json()
-    assert [p["key"] for p in listed] == ["OPS", "SPM"] and listed[0]["id"] == "10000"
-    page = http.get(f"{board.url}/rest/api/3/project/search", params={"maxResults": 1}, timeout=10).json()
-    assert [p["key"] for p in page["values"]] == ["OPS"] and page["total"] == 2 and not page["isLast"]
+    assert [p["key"] for p in listed] == ["OPS", "SPM", "TPL"] and listed[0]["id"] == "10000"
+    page = http.get(f"{board.url}/rest/api/3/project/search", params={"maxResults": 2}, timeout=10).json()
+    assert [p["key"] for p in page["values"]] == ["OPS", "SPM"] and page["total"] == 3 and not page["isLast"]
     rest = http.get(page["nextPage"], timeout=10).json()
-    assert [p["key"] for p in rest["values"]] == ["SPM"] and rest["isLast"]
+    assert [p["key"] for p in rest["values"]] == ["TPL"] and rest["isLast"]
     found = http.get(
         f"{board.url}/rest/api/3/project/search", params={"query": "problem", "expand": "lead"}, timeout=10
     ).json()

@@ -46,7 +46,7 @@ def _create(client: JIRA, label: str, summary: str = "client probe") -> str:
 
 def test_server_info_and_projects(client):
     assert client.server_info()["deploymentType"] == "Cloud"
-    assert [p.key for p in client.projects()] == ["OPS", "SPM"]
+    assert [p.key for p in client.projects()] == ["OPS", "SPM", "TPL"]
     assert client.project("OPS").name == "Cloud Operations"
 
 

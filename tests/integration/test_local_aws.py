@@ -236,6 +236,10 @@ def test_calls_are_attributed_to_the_assumed_account(aws, local_aws):
         "DescribeInstances",
         200,
     )
+    assert call["role_arn"] == f"arn:aws:iam::{org.PILOT_ACCOUNT.account_id}:role/ITSMMemberRead"  # moto takes any
+    local_aws.clear_calls()
+    local_aws.client("sts").get_caller_identity()
+    assert local_aws.calls()[0]["role_arn"] is None  # the long-term keys
 
 
 def test_writes_through_the_front_become_cloudtrail_events(local_aws):

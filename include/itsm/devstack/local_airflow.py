@@ -11,6 +11,11 @@ PostgreSQL metadata DB), `executor="CeleryExecutor"` with `broker_url` (Redis), 
 it runs report that name as their hostname, so a test can see which worker ran what), and
 `auth_manager="fab"` (FAB users: the policy's approvers created by `itsm approvers sync`, as a
 deployment does, the other users by `airflow users create`).
+
+`isolated=True` runs each component as its own container would: its own AIRFLOW_HOME, HOME,
+temp folder, working directory, log and copy of the ITSM configuration (`<home>/<component>/`),
+sharing nothing on disk but the DAG and plugin folders (`dags_folder`, `plugins_folder`: give
+read-only copies) and the code on PYTHONPATH (the image's installed package).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 FAB_ROLES = {"admin": "Admin", "op": "Op"}
 JWT_SECRET = "itsm-devstack-jwt-secret-not-for-production-0123456789abcdef-xyz!"  # 64+ bytes
 WORKER_NAME_ENV = "ITSM_WORKER_HOSTNAME"
+COMPONENTS = ("scheduler", "dag-processor", "triggerer")  # besides the api-server and the workers
 
 
 def worker_hostname() -> str:
@@ -54,6 +60,9 @@ class LocalAirflow:
     broker_url: str | None = None  # CeleryExecutor: e.g. redis://127.0.0.1:6379/0
     celery_workers: tuple[str, ...] = ()  # one `airflow celery worker` per name
     auth_manager: str = "simple"  # or "fab"
+    isolated: bool = False  # one private directory per component, as separate containers have
+    dags_folder: Path = REPO_ROOT / "dags"
+    plugins_folder: Path = REPO_ROOT / "plugins"
     process: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
     components: list[subprocess.Popen] = field(default_factory=list)  # scheduler, dag-processor, triggerer
@@ -66,8 +75,13 @@ class LocalAirflow:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def env(self) -> dict[str, str]:
-        """The environment every Airflow process (and `airflow` CLI call) must share."""
+    def component_dir(self, component: str) -> Path:
+        """Where `component` (api-server, scheduler, worker-<name>, init, ...) keeps its files."""
+        return self.home / component if self.isolated else self.home
+
+    def env(self, component: str | None = None) -> dict[str, str]:
+        """The environment every Airflow process (and `airflow` CLI call) must share; with `isolated`,
+        plus `component`'s private folders and configuration copy."""
         passwords = self.home / "simple_auth_passwords.json"
         venv_bin = str(Path(sys.executable).parent)
         # A clean slate: Airflow settings of the calling process (a test session's unit-test
@@ -78,8 +92,8 @@ class LocalAirflow:
                 "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
                 "PYTHONPATH": str(REPO_ROOT),
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-                "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.plugins_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "4",
@@ -107,58 +121,63 @@ class LocalAirflow:
         if self.celery_workers:
             env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = f"{__name__}.worker_hostname"
         env.update(self.extra_env)
+        if self.isolated and component:
+            env.update(self._private(component, env))
         return env
+
+    def _private(self, component: str, env: dict[str, str]) -> dict[str, str]:
+        """`component`'s own AIRFLOW_HOME, HOME, temp folder and copy of the ITSM configuration."""
+        root = self.component_dir(component)
+        for folder in ("home", "tmp"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        private = {"AIRFLOW_HOME": str(root), "HOME": str(root / "home"), "TMPDIR": str(root / "tmp")}
+        if "ITSM_CONFIG" in env:
+            copy = root / "itsm.yaml"
+            copy.write_bytes(Path(env["ITSM_CONFIG"]).read_bytes())
+            private["ITSM_CONFIG"] = str(copy)
+        return private
 
     def start(self, timeout_s: float = 120.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "simple_auth_passwords.json").write_text(
             json.dumps({user: password for user, (password, _) in self.users.items()})
         )
-        env = self.env()
+        init = self.env("init")  # the one-shot `airflow-init` of a deployment
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env,
+            env=init,
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
-            cwd=self.home,
+            cwd=self.component_dir("init"),
         )
         if self.auth_manager == "fab":
-            self._create_fab_users(env)
+            self._create_fab_users(init)
         if free_port(self.port) != self.port:  # taken since __post_init__ (another Airflow): the health check
             self.port = free_port(0)  # below would otherwise be answered by that one
-            env = self.env()
-        log = open(self.home / "standalone.log", "ab")
         if self.executor == "LocalExecutor":
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", "standalone"],
-                env=env,
-                cwd=self.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self.process = self._spawn("standalone", ["standalone"])
         else:  # `airflow standalone` forces the LocalExecutor: run its components one by one
-            self.process = self._spawn(["api-server", "--port", str(self.port)], env, log)
-            self.components = [self._spawn([name], env, log) for name in ("scheduler", "dag-processor", "triggerer")]
+            self.process = self._spawn("api-server", ["api-server", "--port", str(self.port)])
+            self.components = [self._spawn(name, [name]) for name in COMPONENTS]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in (self.process, *self.components)):
-                raise RuntimeError(f"an airflow process exited; see {self.home / 'standalone.log'}")
+                raise RuntimeError(f"an airflow process exited; see the logs under {self.home}")
             try:
                 if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    self._start_workers(env)
+                    for name in self.celery_workers:
+                        self.workers.append(self._spawn_worker(name))
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"airflow not healthy within {timeout_s:.0f}s; see {self.home / 'standalone.log'}")
+        raise RuntimeError(f"airflow not healthy within {timeout_s:.0f}s; see the logs under {self.home}")
 
     def _create_fab_users(self, env: dict[str, str]) -> None:
         """The approvers through `itsm approvers sync` (the documented command), then everyone else."""
-        passwords = self.home / "approver_passwords.json"
+        passwords = self.component_dir("init") / "approver_passwords.json"
         passwords.write_text(json.dumps({user: password for user, (password, _) in self.users.items()}))
         passwords.chmod(0o600)
         synced = subprocess.run(
@@ -167,7 +186,7 @@ class LocalAirflow:
             check=True,
             capture_output=True,
             text=True,
-            cwd=self.home,
+            cwd=self.component_dir("init"),
         )
         approvers = set(json.loads(synced.stdout)["ids"])
         for user, (password, role) in self.users.items():
@@ -189,31 +208,28 @@ class LocalAirflow:
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
-                cwd=self.home,
+                cwd=self.component_dir("init"),
             )
 
-    def _spawn(
-        self, command: list[str], env: dict[str, str], log, extra_env: dict[str, str] | None = None
-    ) -> subprocess.Popen:
-        """`airflow <command>` in its own process group (stopping it stops what it spawned)."""
+    def _spawn(self, component: str, command: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`airflow <command>` as `component`, in its own process group (stopping it stops what it
+        spawned), logging to its own file."""
+        directory = self.component_dir(component)
+        directory.mkdir(parents=True, exist_ok=True)
+        log_name = f"{component}.log" if self.isolated or component.startswith("worker-") else "standalone.log"
         return subprocess.Popen(
             [sys.executable, "-m", "airflow", *command],
-            env=env | (extra_env or {}),
-            cwd=self.home,
-            stdout=log,
+            env=self.env(component) | (extra_env or {}),
+            cwd=directory,
+            stdout=open(directory / log_name, "ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
-    def _start_workers(self, env: dict[str, str]) -> None:
-        for name in self.celery_workers:
-            log = open(self.home / f"worker-{name}.log", "ab")
-            self.workers.append(self._spawn(self._worker_command(name), env, log, {WORKER_NAME_ENV: name}))
-
-    @staticmethod
-    def _worker_command(name: str) -> list[str]:
-        return ["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2", "--skip-serve-logs"]
+    def _spawn_worker(self, name: str) -> subprocess.Popen:
+        command = ["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2", "--skip-serve-logs"]
+        return self._spawn(f"worker-{name}", command, {WORKER_NAME_ENV: name})
 
     def kill_worker(self, name: str) -> None:
         """A worker crash (SIGKILL to its process group): no warm shutdown, its tasks' heartbeats stop."""
@@ -226,8 +242,7 @@ class LocalAirflow:
         index = self.celery_workers.index(name)
         if self.workers[index].poll() is None:
             raise RuntimeError(f"worker {name} is still running")
-        log = open(self.home / f"worker-{name}.log", "ab")
-        self.workers[index] = self._spawn(self._worker_command(name), self.env(), log, {WORKER_NAME_ENV: name})
+        self.workers[index] = self._spawn_worker(name)
 
     def restart_scheduler(self) -> None:
         """Stop the scheduler (SIGTERM, as a rolling restart does) and start a new one."""
@@ -240,7 +255,7 @@ class LocalAirflow:
         except subprocess.TimeoutExpired:
             os.killpg(scheduler.pid, signal.SIGKILL)
             scheduler.wait()
-        self.components[0] = self._spawn(["scheduler"], self.env(), open(self.home / "standalone.log", "ab"))
+        self.components[0] = self._spawn("scheduler", ["scheduler"])
 
     def stop(self) -> None:
         """Workers first, then the scheduler and the rest, then the api-server (or standalone)."""

@@ -30,7 +30,7 @@ from include.itsm.ports import AirflowError, AirflowRuns, EvidenceError
 from include.itsm.steps import GateBrief, GateDecision
 from include.itsm.steps.classify.proposal import LabelProposal
 from include.itsm.steps.registry import service
-from include.itsm.tenancy import dag_id_for
+from include.itsm.tenancy import check_ticket_of, dag_id_for
 
 TRIAGE_STEPS = ["intake", "discover", "classify"]
 
@@ -176,13 +176,16 @@ def register(ctx: RunContext, key: str, steps: list[str] | None) -> Registration
 
     Runs in the register task, so the manifest written is the one the DAG processor reads and the
     triage uses the deployment's connections and evidence store, wherever the CLI runs."""
+    check_ticket_of(ctx.settings, ctx.customer, key)  # another customer's key never reaches this one's Jira
+    ticket = ctx.jira.get_ticket(key)
+    check_ticket_of(ctx.settings, ctx.customer, key, ticket.labels)
     plan = known_plan(ctx, key)
     if plan is None:
         for step in TRIAGE_STEPS:
             service(step).run(ctx, key)
         plan = known_plan(ctx, key)
     selected = validate_selection(plan, steps or plan.default_steps)
-    add_to_manifest(ctx, plan, ctx.jira.get_ticket(key).summary)
+    add_to_manifest(ctx, plan, ticket.summary)
     return Registration(key=key, ticket_type=plan.ticket_type, change_type=plan.change_type, steps=selected)
 
 

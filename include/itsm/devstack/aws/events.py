@@ -26,6 +26,7 @@ class CallRecord(BaseModel):
     region: str
     status: int
     access_key_id: str | None = None
+    role_arn: str | None = None  # the assumed role whose credentials signed the call (None: long-term keys)
 
 
 class CallLog:

@@ -13,7 +13,8 @@ from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from moto.backends import get_backend
-from moto.iam.models import get_account_id_from
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.utilities.utils import PARTITION_NAMES
 from pydantic import ValidationError
 
 from include.itsm.devstack.aws import config_select
@@ -43,6 +44,17 @@ class Caller:
         else:
             self.access_key, self.region, self.service = None, "", "moto_api"
         self.account_id = get_account_id_from(self.access_key) if self.access_key else ""
+        self.role_arn = _assumed_role_of(self.account_id, self.access_key) if self.access_key else None
+
+
+def _assumed_role_of(account_id: str, access_key: str) -> str | None:
+    """The role whose AssumeRole handed out `access_key` (None: a user's or the static keys): moto
+    accepts any role, so this is how a test sees which role a call really ran as."""
+    for partition in PARTITION_NAMES:
+        key = iam_backends[account_id][partition].access_keys.get(access_key)
+        if key is not None:
+            return getattr(key, "role_arn", None)
+    return None
 
 
 def _operation(environ: dict, service: str, body: bytes) -> str:
@@ -199,6 +211,7 @@ class AwsFront:
             region=caller.region,
             status=status,
             access_key_id=caller.access_key,
+            role_arn=caller.role_arn,
         )
 
     def _admin(self, environ: dict, start_response) -> Iterable[bytes]:

@@ -14,6 +14,8 @@ BOT_TOKEN = "devstack-api-token"
 PROJECTS = {
     "OPS": {"id": "10000", "name": "Cloud Operations"},
     "SPM": {"id": "10001", "name": "Service Problem Management"},
+    # A second customer's operations project: customers on Jira sites of their own keep distinct keys.
+    "TPL": {"id": "10002", "name": "Tasman Ports Operations"},
 }
 ISSUE_TYPES = {
     "Incident": {"id": "10004", "subtask": False},

@@ -47,8 +47,10 @@ def seed_board(
     *,
     now: datetime | None = None,
     regions: Mapping[str, str] | None = None,
+    project: str = "OPS",
 ) -> list[str]:
-    """Seed every demo ticket and link through `store.seed_issue` / `store.link_issues`.
+    """Seed every demo ticket and link through `store.seed_issue` / `store.link_issues`; `project`
+    re-keys the operations tickets (OPS-180 becomes <project>-180) for a second customer's own site.
 
     Returns the keys seeded by this call (empty when the board already had them all).
     """
@@ -61,19 +63,27 @@ def seed_board(
     if missing:
         raise KeyError(f"instance_ids lacks {len(missing)} instance(s), e.g. {missing[:3]}: is the local AWS seeded?")
     tickets = all_demo_tickets(instance_ids, now=now, regions=regions)
-    if all(store.get_issue(t.key) is not None for t in tickets):
+
+    def rekeyed(key: str) -> str:
+        return project + key.removeprefix("OPS") if key.startswith("OPS-") else key
+
+    if all(store.get_issue(rekeyed(t.key)) is not None for t in tickets):
         return []
     seeded: list[str] = []
     for ticket in tickets:
-        if store.get_issue(ticket.key) is not None:
+        key = rekeyed(ticket.key)
+        if store.get_issue(key) is not None:
             continue
-        store.seed_issue(**ticket.seed_kwargs())
-        seeded.append(ticket.key)
+        kwargs = ticket.seed_kwargs()
+        store.seed_issue(
+            **kwargs | {"key": key, "project": project if kwargs["project"] == "OPS" else kwargs["project"]}
+        )
+        seeded.append(key)
     new = set(seeded)
     for ticket in tickets:
-        if ticket.key in new:
+        if rekeyed(ticket.key) in new:
             for link in ticket.links:
-                store.link_issues(link.link_type, link.outward_key, link.inward_key)
+                store.link_issues(link.link_type, rekeyed(link.outward_key), rekeyed(link.inward_key))
     return seeded
 
 
