@@ -1,8 +1,8 @@
-"""Two real Airflows for the whole end-to-end session, pointed at the demo devstack like a deployment
-would be: `live_airflow` (scheduler, dag-processor, triggerer, api-server; SQLite, LocalExecutor) and
-`celery_airflow` (the same components as separate processes on PostgreSQL, CeleryExecutor with the
-Redis broker and two named workers, the FAB auth manager, with a board of its own), which the
-scale-out and process-fault tests share.
+"""Two real Airflows for the whole end-to-end session, pointed at devstacks like a deployment would be:
+`live_airflow` (the embedded default: scheduler, dag-processor, triggerer, api-server; SQLite,
+LocalExecutor, simple auth) and `production_topology` (tests/e2e/topology.py: the same components and
+two Celery workers as separate processes with no shared disk, PostgreSQL, Redis, FAB, state on S3, two
+customers), which the production-topology and process-fault tests share.
 
 PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and Redis on 127.0.0.1:6379 are expected to run
 (.ci/run starts them when they are down).
@@ -19,7 +19,6 @@ import pytest
 import redis
 
 from include.itsm.devstack.local_airflow import ADMIN_PASSWORD, ADMIN_USER, LocalAirflow
-from include.itsm.devstack.services import free_port
 from tests.integration.demo_fixtures import connection_env, seeded_board, write_test_config
 
 # The demo configuration's approvers (include/itsm/core/change_policy.py defaults), an engineer who
@@ -85,9 +84,7 @@ PG = dict(
     port=int(os.environ.get("ITSM_TEST_PG_PORT", "5432")),
     user=os.environ.get("ITSM_TEST_PG_USER", "postgres"),
 )
-REDIS_URL = os.environ.get("ITSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 TOPOLOGY_REDIS_URL = os.environ.get("ITSM_TEST_TOPOLOGY_REDIS_URL", "redis://127.0.0.1:6379/12")
-CELERY_WORKERS = ("itsm-worker-a", "itsm-worker-b")
 CELERY_BATCH_SIZE = 2  # several mapped sweep batches, so both workers get some
 # A killed worker's task is declared dead after this long without a heartbeat, then retried (300 s by
 # default: a deployment tunes it to its tolerance for a stuck task, a test to its patience).
@@ -119,50 +116,6 @@ def fresh_database():
 
 
 @pytest.fixture(scope="session")
-def metadata_db():
-    with fresh_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def celery_airflow(tmp_path_factory, metadata_db, local_aws):
-    redis.Redis.from_url(REDIS_URL).ping()  # the broker must be up (a clear error, not a hung scheduler)
-    directory = tmp_path_factory.mktemp("celery")
-    with seeded_board(directory, local_aws.endpoint_url) as board:
-        env = connection_env(board.url, board.user, board.token, local_aws.endpoint_url)
-        env["ITSM_CONFIG"] = str(
-            write_test_config(
-                directory,
-                policy=E2E_POLICY,
-                sweep_schedule=None,
-                sweep_batch_size=CELERY_BATCH_SIZE,
-                gate_poke_seconds=2,
-            )
-        )
-        env["AIRFLOW__CORE__PARALLELISM"] = "8"
-        env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = str(HEARTBEAT_TIMEOUT_S)
-        env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL"] = "5"
-        # a random port: 8080 (the default first choice) may be taken by the time the api-server binds it
-        airflow = LocalAirflow(
-            home=directory / "airflow",
-            port=free_port(0),
-            users=E2E_USERS,
-            extra_env=env,
-            executor="CeleryExecutor",
-            sql_alchemy_conn=metadata_db,
-            broker_url=REDIS_URL,
-            celery_workers=CELERY_WORKERS,
-            auth_manager="fab",  # the production auth manager; approvers created by `itsm approvers sync`
-        )
-        airflow.start(timeout_s=240)
-        airflow.config_dir, airflow.board = directory, board
-        try:
-            yield airflow
-        finally:
-            airflow.stop()
-
-
-@pytest.fixture(scope="session")
 def ops180_full_run(live_airflow, demo_board):
     """OPS-180 through every gate, answered at once by the right people: (run id, final state)."""
     from include.itsm.lifecycle.plan import lifecycle_dag_id, plan_for
@@ -190,7 +143,10 @@ def production_topology(tmp_path_factory, local_aws, bare_aws):
         topology.tenants(directory, local_aws, kiwi_board) as tenants,
         fresh_database() as database,
     ):
-        env = topology.connections(tenants, bare_aws)
+        env = topology.connections(tenants, bare_aws) | {
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        }
         config = topology.write_config(directory, E2E_POLICY, batch_size=CELERY_BATCH_SIZE)
         env["ITSM_CONFIG"] = str(config)
         airflow = topology.airflow(directory, env, E2E_USERS, database, TOPOLOGY_REDIS_URL)
@@ -199,3 +155,11 @@ def production_topology(tmp_path_factory, local_aws, bare_aws):
             yield topology.Topology(airflow, tenants, bare_aws, config)
         finally:
             airflow.stop()
+
+
+@pytest.fixture(scope="session")
+def topology_laptop(production_topology, tmp_path_factory):
+    """An operator's copy of the topology's configuration, state on the laptop's own disk."""
+    from tests.e2e.lifecycle_helpers import laptop_config
+
+    return laptop_config(production_topology.airflow, tmp_path_factory.mktemp("laptop"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -137,6 +138,26 @@ def itsm(live_airflow, user: str, *args: str, config: Path | None = None) -> sub
     return subprocess.run(
         [sys.executable, "-m", "include.itsm", *args], env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def start_from_laptop(live_airflow, key: str, customer: str, laptop: Path, reason: str) -> dict:
+    """`itsm lifecycle KEY --execute --customer C` as the engineer: the ticket registered on the Airflow
+    side, its run triggered; the command's JSON (run_id, steps, gates)."""
+    started = itsm(
+        live_airflow,
+        "engineer",
+        "lifecycle",
+        key,
+        "--execute",
+        "--customer",
+        customer,
+        "--json",
+        "--reason",
+        reason,
+        config=laptop,
+    )
+    assert started.returncode == 0, started.stderr
+    return json.loads(started.stdout)
 
 
 def labels(demo_board, key: str) -> set[str]:

@@ -9,16 +9,27 @@ Proves that no ticket, label, artifact, story or report of one customer appears 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from include.itsm.adapters.evidence import run_segment
+from include.itsm.devstack.demo.tickets import demo_tickets
 from include.itsm.lifecycle.manifest import Manifest
 from include.itsm.lifecycle.plan import lifecycle_dag_id
-from tests.e2e.lifecycle_helpers import APPROVER_OF, ROLLBACK_EVIDENCE, approve, itsm, laptop_config, wait_for_hitl
-from tests.e2e.topology import KIWI, PROJECT, READ_ROLE, TASMAN, WORKERS
+from tests.e2e.lifecycle_helpers import (
+    APPROVER_OF,
+    ROLLBACK_EVIDENCE,
+    approve,
+    itsm,
+    start_from_laptop,
+    wait_for_hitl,
+)
+from tests.e2e.topology import BUCKETS, KIWI, PROJECT, READ_ROLE, TASMAN, WORKERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 WORKED_EXAMPLE = 180  # OPS-180 and its copy TPL-180 on the second customer's site: a normal change
@@ -83,10 +94,37 @@ def test_each_customers_sweep_runs_on_both_workers_under_that_customers_role(pro
         assert unsigned == []  # nothing ran under the host's own keys
 
 
+def test_each_sweep_summary_counts_every_open_ticket_of_its_customer(production_topology, swept):
+    runs, _ = swept
+    s3 = production_topology.platform_aws.client("s3")
+    for customer, (_, run_id) in runs.items():
+        key = f"evidence/{customer}/_sweep/{run_segment(run_id)}/summary.json"
+        summary = json.loads(s3.get_object(Bucket=BUCKETS["evidence"], Key=key)["Body"].read())
+        assert summary["failed"] == 0 and summary["succeeded"] >= len(demo_tickets()), summary
+
+
+def test_the_approvers_are_fab_users_assigned_by_id(production_topology):
+    """Under FAB, Airflow compares a respondent's numeric user id with a gate's assigned ids: the ids
+    `itsm approvers sync` stored (step 7) must be those users' ids."""
+    airflow = production_topology.airflow
+    ids = json.loads(airflow.client().get("/variables/itsm_approver_ids")["value"])
+    listed = subprocess.run(  # FAB's REST API does not expose ids; its CLI lists them
+        [sys.executable, "-m", "airflow", "users", "list", "--output", "json"],
+        env=airflow.env("init"),
+        cwd=airflow.component_dir("init"),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    users = {u["username"]: u for u in json.loads(listed.stdout.strip().splitlines()[-1])}
+    assert set(ids) >= {"cab-1", "cab-2", "product-owner", "dual-delegate"}
+    assert all(ids[name] == str(users[name]["id"]) and ids[name].isdigit() for name in ids), (ids, users)
+
+
 def test_each_customers_tickets_stay_in_its_manifest_entries_and_evidence(production_topology, swept):
     topology = production_topology
     manifest = Manifest.model_validate_json(
-        topology.platform_aws.client("s3").get_object(Bucket="itsm-state", Key="manifest.json")["Body"].read()
+        topology.platform_aws.client("s3").get_object(Bucket=BUCKETS["state"], Key="manifest.json")["Body"].read()
     )
     by_customer = {c: {k for k, e in manifest.tickets.items() if e.customer == c} for c in (KIWI, TASMAN)}
     for customer, keys in by_customer.items():
@@ -100,21 +138,7 @@ def test_each_customers_tickets_stay_in_its_manifest_entries_and_evidence(produc
 def _through_every_gate(topology, customer: str, laptop) -> tuple[str, str]:
     """Step 7: `itsm lifecycle KEY --execute` from a laptop, then every gate answered by its approver."""
     key = _key(customer)
-    started = itsm(
-        topology.airflow,
-        "engineer",
-        "lifecycle",
-        key,
-        "--execute",
-        "--customer",
-        customer,
-        "--json",
-        "--reason",
-        "production topology",
-        config=laptop,
-    )
-    assert started.returncode == 0, started.stderr
-    triggered = json.loads(started.stdout)
+    triggered = start_from_laptop(topology.airflow, key, customer, laptop, "production topology")
     for gate in triggered["gates"]:
         evidence = ROLLBACK_EVIDENCE if gate == "go_no_go_engineering" else ""
         approve(topology.airflow, key, triggered["run_id"], gate, APPROVER_OF[gate], evidence=evidence)
@@ -123,15 +147,14 @@ def _through_every_gate(topology, customer: str, laptop) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def lifecycles(production_topology, swept, tmp_path_factory):
-    laptop = laptop_config(production_topology.airflow, tmp_path_factory.mktemp("laptop"))
+def lifecycles(production_topology, swept, topology_laptop):
     with ThreadPoolExecutor(2) as pool:
-        futures = {c: pool.submit(_through_every_gate, production_topology, c, laptop) for c in (KIWI, TASMAN)}
-        return {c: f.result() for c, f in futures.items()}, laptop
+        futures = {c: pool.submit(_through_every_gate, production_topology, c, topology_laptop) for c in (KIWI, TASMAN)}
+        return {c: f.result() for c, f in futures.items()}
 
 
 def test_one_ticket_per_customer_through_every_gate_on_its_own_site(production_topology, lifecycles):
-    runs, _ = lifecycles
+    runs = lifecycles
     assert {c: state for c, (_, state) in runs.items()} == {KIWI: "success", TASMAN: "success"}
     for customer, tenant in production_topology.tenants.items():
         worked = tenant.board.store.get_issue(_key(customer))
@@ -143,8 +166,9 @@ def test_one_ticket_per_customer_through_every_gate_on_its_own_site(production_t
         assert _mentions(other, _key(customer)) == []
 
 
-def test_a_customers_ticket_is_not_reachable_through_the_other_customers_dags(production_topology, lifecycles):
-    _, laptop = lifecycles
+def test_a_customers_ticket_is_not_reachable_through_the_other_customers_dags(
+    production_topology, lifecycles, topology_laptop
+):
     refused = itsm(
         production_topology.airflow,
         "engineer",
@@ -154,7 +178,7 @@ def test_a_customers_ticket_is_not_reachable_through_the_other_customers_dags(pr
         "--customer",
         KIWI,
         "--json",
-        config=laptop,
+        config=topology_laptop,
     )
     assert refused.returncode == 2 and _key(TASMAN) in refused.stderr, refused.stderr
 
