@@ -1,8 +1,9 @@
 """Gate answers checked when given, under the real scheduler, on OPS-180 after its full run
 (tests/e2e/conftest.py's `ops180_full_run`): a self-approval through `itsm approve`, one person on
-two go/no-go parties and Engineering without rollback evidence are refused with the reason, recorded
-(audit log, ticket comment), the gate is asked again (and its approvers told again), `itsm status`
-shows it open, and the right answer then completes the run."""
+two go/no-go parties, Engineering without rollback evidence and an approval of a refused
+cross-validation are refused with the reason, recorded (audit log, ticket comment), the gate is asked
+again (and its approvers told again), `itsm status` shows it open, and the right answer then
+completes the run (or the rejection ends it before anything is written)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from include.itsm.lifecycle.plan import lifecycle_dag_id
 from tests.e2e.lifecycle_helpers import (
     OPS180,
     ROLLBACK_EVIDENCE,
+    add_to_manifest,
     approve,
     itsm,
     trigger,
@@ -113,3 +115,34 @@ def test_one_person_on_two_parties_is_refused_and_the_right_person_answers(ops18
     assert client.wait_for_run(lifecycle_dag_id(KEY), run_id, timeout_s=240) == "success"
     refused = {gate for action, gate in _audit_actions(live_airflow, KEY, run_id) if action == "answer-refused"}
     assert refused == {"go_no_go_security", "go_no_go_engineering"}
+
+
+def test_a_refused_cross_validation_can_only_be_rejected(live_airflow, demo_board):
+    """OPS-180's text without its inventory sheet: the cross-validation verdict is refused. The QA
+    engineer's approval of the evidence gate is refused when given (the gate stays open); their
+    rejection then ends the run before the 5W1H panel is written."""
+    source = demo_board.store.get_issue(KEY)
+    key = demo_board.store.seed_issue(
+        project="OPS",
+        issue_type=source["issue_type"],
+        summary=source["summary"],
+        description_adf=source["description"],
+        labels=source["labels"],
+        reporter=source["reporter"],
+        created=source["created"],
+    )
+    add_to_manifest(live_airflow, key, "change", "normal")
+    steps = ["intake", "discover", "classify", "cross-validate"]
+    run_id = trigger(live_airflow, key, {"execute": True, "steps": steps, "reason": "verdict check"})
+    approve(live_airflow, key, run_id, "labels", "sre-lead")
+    approve(live_airflow, key, run_id, "evidence", "qa-engineer")
+    problem = wait_for_refusal(live_airflow, key, run_id, "evidence")["problems"][0]
+    assert "the cross-validation verdict is refused" in problem and "reject it" in problem
+    approve(live_airflow, key, run_id, "evidence", "qa-engineer", approve=False, reason="inventory sheet missing")
+    client = live_airflow.client()
+    assert client.wait_for_run(lifecycle_dag_id(key), run_id, timeout_s=240) == "failed"
+    states = {t["task_id"]: t["state"] for t in client.task_instances(lifecycle_dag_id(key), run_id)}
+    assert states["apply_evidence"] == "upstream_failed"  # the 5W1H panel never written
+    assert "5W1H" not in json.dumps(demo_board.store.get_issue(key)["description"])
+    actions = _audit_actions(live_airflow, key, run_id)
+    assert ("answer-refused", "evidence") in actions and ("rejected", "evidence") in actions
