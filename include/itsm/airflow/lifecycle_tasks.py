@@ -61,11 +61,26 @@ def start(plan: dict, customer: str | None = None, **context) -> dict:
     return {"steps": steps, "execute": ctx.execute, "actor": ctx.actor}
 
 
+def receive_input(step: str):
+    """The step's store for what people hand a run (only the PIR takes any)."""
+    from include.itsm.steps.pir import service as pir
+
+    if step != pir.STEP:
+        raise ValueError(f"step {step} takes no input through the run's conf")
+    return pir.receive_input
+
+
 def run_step(key: str, step: str, customer: str | None = None, **context) -> dict:
+    """Run the step; what people handed it through the run's conf (`inputs`: the PIR's, from `itsm
+    create-pir --input --execute`) is stored first, on this side."""
     if step not in _selected(context):
         raise AirflowSkipException(f"{step} not selected for this run")
+    ctx = _context(context, customer)
+    handed = ((context["dag_run"].conf or {}).get("inputs") or {}).get(step)
     try:
-        return service(step).run(_context(context, customer), key)
+        if handed:
+            receive_input(step)(ctx, key, handed)
+        return service(step).run(ctx, key)
     except (EvidenceError, ValueError) as exc:  # missing inputs or a refusal: a retry cannot change it
         raise AirflowFailException(str(exc)) from exc
 

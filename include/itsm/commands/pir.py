@@ -6,8 +6,9 @@ linked changes), merges the people's 5 Whys / root cause / rca / action items fr
 checks the quality gate, renders the page and lists the requests an approval would send
 (Confluence page, action-item tickets, the transition to Resolved). Nothing is sent.
 
-`--execute` stores the input in the evidence store (`pir-input`) and triggers the ticket's
-lifecycle with steps ["pir"] through Airflow's REST API as you; the incident manager approves
+`--execute` triggers the ticket's lifecycle with steps ["pir"] through Airflow's REST API as you,
+the input in the run's conf (the pir task stores it as `pir-input` on the Airflow side, never in
+this machine's evidence store); the incident manager approves
 gate `pir` (and may fill in or correct the PIR in its entry form), and only then is anything
 published or the ticket resolved.
 
@@ -114,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
         # a refusal here only means the PIR is still incomplete: the entry form of gate pir completes it
         from include.itsm.adapters.airflow_api import AirflowApi
         from include.itsm.lifecycle import run as lifecycle_run
-        from include.itsm.steps.pir import service as step
 
-        if people is not None:
-            step.write_input(ctx, key, people)
-        triggered = lifecycle_run.trigger(ctx, AirflowApi.from_env(), key, ["pir"], args.reason or "create-pir")
+        inputs = {"pir": people.model_dump(mode="json")} if people is not None else None
+        triggered = lifecycle_run.trigger(
+            ctx, AirflowApi.from_env(), key, ["pir"], args.reason or "create-pir", inputs=inputs
+        )
         print(
             triggered.model_dump_json(indent=2)
             if args.json

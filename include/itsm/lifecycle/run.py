@@ -205,8 +205,17 @@ def _register_on_airflow(ctx: RunContext, api: AirflowRuns, key: str, steps: lis
     raise AirflowError(f"{key}: Airflow could not register the ticket: see the log of {dag_id} run {run_id}")
 
 
-def trigger(ctx: RunContext, api: AirflowRuns, key: str, steps: list[str] | None, reason: str) -> LifecycleTriggered:
-    """Register the ticket on the Airflow side, then trigger its lifecycle run (execute) as the caller."""
+def trigger(
+    ctx: RunContext,
+    api: AirflowRuns,
+    key: str,
+    steps: list[str] | None,
+    reason: str,
+    inputs: dict[str, dict] | None = None,
+) -> LifecycleTriggered:
+    """Register the ticket on the Airflow side, then trigger its lifecycle run (execute) as the caller.
+    `inputs` (step -> what people gave it, e.g. the PIR's 5 Whys) travel in the run's conf: the step
+    stores them on the Airflow side, never in the caller's evidence store."""
     registration = _register_on_airflow(ctx, api, key, steps)
     plan = plan_for(key, registration.ticket_type, registration.change_type)
     dag_id = lifecycle_dag_id(key)
@@ -214,6 +223,7 @@ def trigger(ctx: RunContext, api: AirflowRuns, key: str, steps: list[str] | None
     now = datetime.now(UTC)
     run_id = f"cli__{now:%Y-%m-%dT%H-%M-%S-%f}"
     selected = registration.steps
-    api.trigger_at(dag_id, run_id, now, conf={"steps": selected, "execute": True, "reason": reason})
+    conf = {"steps": selected, "execute": True, "reason": reason} | ({"inputs": inputs} if inputs else {})
+    api.trigger_at(dag_id, run_id, now, conf=conf)
     gates = [g.name for g in plan.gates if g.step in selected]
     return LifecycleTriggered(dag_id=dag_id, run_id=run_id, logical_date=now, steps=selected, gates=gates)

@@ -3,7 +3,8 @@
 `run` drafts what the machine knows (incident facts, a timeline from the ticket's changelog,
 CloudWatch alarm state changes and linked change records, the evidence already gathered) and
 merges what people wrote: the 5 Whys, the root cause, the rca label and the action items come
-from a YAML file (`itsm create-pir KEY --input pir.yaml`, stored as the `pir-input` artifact) or
+from a YAML file (`itsm create-pir KEY --input pir.yaml`; with `--execute` it travels in the run's conf
+and the pir task stores it on the Airflow side as the `pir-input` artifact) or
 from the pir gate's entry form. The machine never writes a why.
 
 The incident manager approves at gate `pir`; only then does `apply` publish the page to the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from include.itsm.context import RunContext
 from include.itsm.core import adf
@@ -88,6 +89,15 @@ def people_input(ctx: RunContext, key: str) -> P.PirInput | None:
     except EvidenceError:
         return None
     return None if found.is_empty() else found
+
+
+def receive_input(ctx: RunContext, key: str, handed: dict) -> str:
+    """Store what `itsm create-pir --input --execute` handed the run (its conf) as this run's input."""
+    try:
+        people = P.PirInput.model_validate(handed)
+    except ValidationError as exc:
+        raise ValueError(f"{key}: the PIR input handed to run {ctx.run_id} is invalid: {exc}") from exc
+    return write_input(ctx, key, people)
 
 
 def write_input(ctx: RunContext, key: str, people: P.PirInput) -> str:
