@@ -203,8 +203,8 @@ def _static_operations() -> set[tuple[str, str]]:
     source = "\n".join(
         p.read_text()
         for p in (REPO_ROOT / "include" / "itsm").rglob("*.py")
-        if "devstack" not in p.relative_to(REPO_ROOT).parts and p.name != "evidence.py"
-    )  # evidence bucket: its own policy
+        if "devstack" not in p.relative_to(REPO_ROOT).parts and p.name not in ("evidence.py", "manifest_store.py")
+    )  # the evidence principal's buckets (evidence, manifest): their own policy
     services = set(re.findall(r"""\.client\(\s*["']([a-z0-9-]+)["']""", source))
     session = botocore.session.get_session()
     found = set()

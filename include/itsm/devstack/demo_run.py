@@ -30,6 +30,11 @@ def demo_users() -> dict[str, tuple[str, str]]:
     }
 
 
+def airflow_home():
+    """Beside the devstack's state: `<repo>/.airflow`, or next to `ITSM_DEVSTACK_HOME` when that is set."""
+    return services.devstack_home().parent / ".airflow"
+
+
 def main() -> int:
     airflow: LocalAirflow | None = None
     stopping = False
@@ -50,9 +55,7 @@ def main() -> int:
     try:
         print("starting the local board and the local AWS organisation ...", flush=True)
         current = services.up(seed=True)
-        airflow = LocalAirflow(
-            home=services.REPO_ROOT / ".airflow", users=demo_users(), extra_env=current["airflow_connections"]
-        )
+        airflow = LocalAirflow(home=airflow_home(), users=demo_users(), extra_env=current["airflow_connections"])
         print(f"starting Airflow on {airflow.url} (first start migrates its database) ...", flush=True)
         airflow.start()
         client = airflow.client()
