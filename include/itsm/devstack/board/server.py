@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -27,7 +28,9 @@ class BoardServer:
         self._server.serve_forever()
 
     def start(self) -> BoardServer:
-        """Serve in a daemon thread and return at once (for tests and embedding)."""
+        """Serve in a daemon thread and return at once (for tests and embedding). Embedded, werkzeug's
+        line per request would flood the host process's log (the board keeps its own request log)."""
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._thread = threading.Thread(target=self.serve_forever, name="itsm-board", daemon=True)
         self._thread.start()
         return self
