@@ -39,8 +39,10 @@ class S3Manifest:
     """`s3://[conn_id@]bucket/key`: the connection named in the URL, else `aws_evidence`."""
 
     def __init__(self, url: str, s3_client=None) -> None:
-        netloc, _, self.object_key = url.split("://", 1)[1].partition("/")
-        conn_id, _, self.bucket = netloc.rpartition("@")
+        from include.itsm.adapters.evidence import ObjectRoot  # lazy: the DAG parse imports this module
+
+        self.bucket, self.object_key = ObjectRoot.s3_location(url)
+        conn_id = url.split("://", 1)[1].partition("/")[0].rpartition("@")[0]
         self.url, self.conn_id, self._s3 = url, conn_id or DEFAULT_CONN_ID, s3_client
 
     def client(self):
